@@ -1,0 +1,20 @@
+"""neuralab: a deep-learning library and lab on NumPy.
+
+The public names; see README.md for the API in one screen.
+"""
+
+from . import activations, functional, init, losses, optim, schedules
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .layers import Dense, Layer
+from .losses import MSE, BinaryCrossEntropy, CrossEntropy
+from .model import MLP, LogisticRegression, Perceptron, Sequential
+from .train import Callback, History, evaluate, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
+    "Identity", "Layer", "LeakyReLU", "LogisticRegression", "Perceptron", "ReLU", "Sequential",
+    "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
+    "losses", "optim", "schedules",
+]

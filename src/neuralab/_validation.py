@@ -1,0 +1,78 @@
+"""Input checks shared by every public entry point.
+
+Each check raises ``ValueError``/``TypeError`` naming the argument and the fix, before any work
+is done, so that bad input never surfaces as a deep NumPy traceback or silent garbage.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_array(X, name: str = "X", *, dtype=np.float64, ndim: int | None = 2,
+                allow_empty: bool = False) -> np.ndarray:
+    """Convert ``X`` to a finite floating array of ``dtype``; raise a clear error otherwise."""
+    if isinstance(X, (str, bytes)) or X is None:
+        raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}")
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} must be numeric; it holds values of type {arr.dtype} that cannot be "
+                "converted to float (check for text or missing entries)") from None
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        hint = " (reshape a single sample with X.reshape(1, -1))" if ndim == 2 and arr.ndim == 1 \
+            else ""
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}{hint}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one sample")
+    arr = np.asarray(arr, dtype=dtype)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them")
+    return arr
+
+
+def check_int(value, name: str, *, minimum: int | None = None, allow_none: bool = False):
+    """Check that ``value`` is an integer (not bool) >= ``minimum``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(value, name: str, *, low: float | None = None, high: float | None = None,
+                low_inclusive: bool = True, high_inclusive: bool = True) -> float:
+    """Check that ``value`` is a finite real number within the given bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {op} {low}, got {value}")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name} must be {op} {high}, got {value}")
+    return value
+
+
+def lookup(name, table: dict, kind: str):
+    """Look ``name`` up in ``table``; unknown names raise listing the known ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} must be a name (str) or callable, got {name!r}")
+    key = name.lower().replace("-", "_")
+    if key not in table:
+        raise ValueError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}")
+    return table[key]

@@ -1,0 +1,149 @@
+"""Layers: the building blocks of a network, computing on examples stored as columns.
+
+Inside a layer, a batch of ``m`` examples is a matrix with one column per example:
+``A_prev`` is (n_{l-1}, m) and the layer's output is (n_l, m), as on the lecture's
+vectorization slide. The public API (``Sequential.forward``) takes samples as rows and
+transposes once, as a view, at the model's boundary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import init as _init
+from ._validation import check_int
+
+
+class Layer:
+    """Base class. A layer with parameters exposes them as views into the model's flat θ.
+
+    Subclasses implement ``forward(A_prev)`` and ``backward(dA)`` over column batches. A layer
+    with parameters also implements ``param_shapes`` and ``init_params``; the model calls
+    ``_bind`` to hand it its slices of the flat parameter and gradient vectors.
+    """
+
+    #: True for layers that own trainable parameters.
+    trainable = False
+
+    def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, shape) of each parameter, in the order they sit in θ."""
+        return []
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(np.prod(shape) for _, shape in self.param_shapes()))
+
+    def _bind(self, theta: np.ndarray, grad: np.ndarray) -> None:
+        """Receive this layer's slices of θ and ∇θ (1-D views)."""
+
+    def init_params(self, rng: np.random.Generator) -> None:
+        """Fill this layer's parameters (in place) using ``rng``."""
+
+    def output_size(self, n_in: int) -> int:
+        """Number of units this layer outputs given ``n_in`` inputs."""
+        return n_in
+
+    def forward(self, A_prev: np.ndarray, training: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dA: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """The constructor arguments that rebuild this layer (for model files)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    r"""Fully connected layer ``Z = W A_prev + b``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output widths; ``W`` is (n_out, n_in) like ``torch.nn.Linear.weight``,
+        ``b`` is (n_out, 1).
+    init : str or callable, default "he_normal"
+        Weight initializer, by name (see :mod:`neuralab.init`) or a callable
+        ``init(shape, rng) -> array``.
+    bias_init : str or callable, default "zeros"
+        Bias initializer.
+
+    Notes
+    -----
+    With examples as columns and ``m`` examples in the batch:
+
+    .. math::
+
+        Z = W A_{prev} + b, \qquad
+        dW = \tfrac{1}{m}\, dZ\, A_{prev}^T, \qquad
+        db = \tfrac{1}{m} \textstyle\sum_i dZ_{:,i}, \qquad
+        dA_{prev} = W^T dZ
+
+    ``dZ`` arrives unscaled (per example); the 1/m of the batch mean is applied here.
+
+    Examples
+    --------
+    >>> import numpy as np, neuralab as nl
+    >>> layer = nl.Dense(3, 2)
+    >>> layer.param_shapes()
+    [('W', (2, 3)), ('b', (2, 1))]
+    """
+
+    trainable = True
+
+    def __init__(self, n_in: int, n_out: int, init="he_normal", bias_init="zeros"):
+        self.n_in = check_int(n_in, "n_in", minimum=1)
+        self.n_out = check_int(n_out, "n_out", minimum=1)
+        self.init = init
+        self.bias_init = bias_init
+        self._init_fn = _init.get(init)
+        self._bias_init_fn = _init.get(bias_init)
+        self.W = self.b = self.dW = self.db = None
+        self._A_prev = None
+
+    def param_shapes(self):
+        return [("W", (self.n_out, self.n_in)), ("b", (self.n_out, 1))]
+
+    def _bind(self, theta, grad):
+        k = self.n_out * self.n_in
+        self.W = theta[:k].reshape(self.n_out, self.n_in)
+        self.b = theta[k:].reshape(self.n_out, 1)
+        self.dW = grad[:k].reshape(self.n_out, self.n_in)
+        self.db = grad[k:].reshape(self.n_out, 1)
+
+    def init_params(self, rng):
+        self.W[...] = self._init_fn((self.n_out, self.n_in), rng)
+        self.b[...] = self._bias_init_fn((self.n_out, 1), rng)
+
+    def output_size(self, n_in):
+        if n_in != self.n_in:
+            raise ValueError(f"Dense expects {self.n_in} inputs but receives {n_in}")
+        return self.n_out
+
+    def forward(self, A_prev, training=True):
+        if training:
+            self._A_prev = A_prev
+        Z = self.W @ A_prev
+        Z += self.b
+        return Z
+
+    def backward(self, dZ, need_input_grad=True):
+        A_prev = self._A_prev
+        m = A_prev.shape[1]
+        np.matmul(dZ, A_prev.T, out=self.dW)
+        self.dW *= 1.0 / m
+        np.sum(dZ, axis=1, keepdims=True, out=self.db)
+        self.db *= 1.0 / m
+        return self.W.T @ dZ if need_input_grad else None
+
+    def get_config(self):
+        cfg = {"n_in": self.n_in, "n_out": self.n_out}
+        if isinstance(self.init, str):
+            cfg["init"] = self.init
+        if isinstance(self.bias_init, str):
+            cfg["bias_init"] = self.bias_init
+        return cfg

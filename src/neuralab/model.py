@@ -1,0 +1,310 @@
+"""Models: a sequence of layers owning one flat parameter vector θ and one flat gradient ∇θ.
+
+Every layer's ``W``, ``b``, ``dW``, ``db`` is a reshaped *view* into ``model.params`` /
+``model.grads``, so an optimizer updates the whole network with one vectorized step over θ,
+Newton's method sees the Hessian over θ, and saving a model is saving one vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations as _act
+from ._validation import check_array, check_int
+from .activations import Sigmoid, Softmax
+from .backend import resolve_dtype
+from .layers import Dense, Layer
+
+
+class Sequential:
+    """A feed-forward network: ``A^{[l]} = layer_l(A^{[l-1]})``.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        E.g. ``[Dense(64, 32), ReLU(), Dense(32, 10), Softmax()]``. Consecutive ``Dense`` sizes
+        must chain.
+    seed : int or None, default None
+        Seed of the generator that initializes the weights (same seed, same weights).
+    dtype : {"float32", "float64"}, default "float32"
+
+    Attributes
+    ----------
+    params : ndarray (n_params,)
+        θ, all parameters in one vector (layer order, ``W`` row-major then ``b``).
+    grads : ndarray (n_params,)
+        ∇θ, filled by :meth:`backward`.
+
+    Examples
+    --------
+    >>> import numpy as np, neuralab as nl
+    >>> model = nl.Sequential([nl.Dense(4, 3), nl.ReLU(), nl.Dense(3, 2), nl.Softmax()], seed=0)
+    >>> model.params.shape, model.layers[0].W.shape
+    ((23,), (3, 4))
+    >>> model.forward(np.ones((5, 4))).shape
+    (5, 2)
+    """
+
+    def __init__(self, layers, seed: int | None = None, dtype="float32"):
+        if isinstance(layers, Layer):
+            layers = [layers]
+        layers = list(layers)
+        if not layers:
+            raise ValueError("layers is empty; a model needs at least one Dense layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a neuralab Layer (e.g. nl.Dense, "
+                                f"nl.ReLU), got {type(layer).__name__}")
+        if len({id(layer) for layer in layers}) != len(layers):
+            raise ValueError("the same layer object appears twice in layers; create a new one")
+        self.layers = layers
+        self.dtype = resolve_dtype(dtype)
+        if seed is not None:
+            seed = check_int(seed, "seed", minimum=0)
+        self.seed = seed
+        self.n_in, self.n_out = self._check_chain()
+        n = sum(layer.n_params for layer in layers)
+        self._params = np.zeros(n, dtype=self.dtype)
+        self._grads = np.zeros(n, dtype=self.dtype)
+        self._slices = []
+        start = 0
+        for layer in layers:
+            stop = start + layer.n_params
+            layer._bind(self._params[start:stop], self._grads[start:stop])
+            self._slices.append(slice(start, stop))
+            start = stop
+        self.reset_parameters(seed)
+
+    # ------------------------------------------------------------------ structure
+    def _check_chain(self):
+        n_in = n = None
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                if n is None:
+                    n_in = n = layer.n_in
+                elif layer.n_in != n:
+                    raise ValueError(
+                        f"layers do not chain: layers[{i}] is Dense({layer.n_in}, "
+                        f"{layer.n_out}) but the layer before outputs {n} units; "
+                        f"use Dense({n}, {layer.n_out})")
+                n = layer.output_size(n)
+        if n_in is None:
+            raise ValueError("a model needs at least one Dense layer to fix its input width")
+        return n_in, n
+
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Re-initialize every layer from a generator seeded with ``seed``."""
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.init_params(rng)
+
+    @property
+    def params(self) -> np.ndarray:
+        """θ: a writable view shared with the layers. Assign with ``model.params[...] = v``."""
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        value = np.asarray(value)
+        if value.shape != self._params.shape:
+            raise ValueError(f"params must have shape {self._params.shape}, got {value.shape}")
+        self._params[...] = value
+
+    @property
+    def grads(self) -> np.ndarray:
+        """∇θ, filled by :meth:`backward` (a view shared with the layers)."""
+        return self._grads
+
+    @property
+    def n_params(self) -> int:
+        return self._params.size
+
+    @property
+    def output_activation(self) -> Layer:
+        return self.layers[-1]
+
+    # ------------------------------------------------------------------ computation
+    def _check_X(self, X, name="X"):
+        X = check_array(X, name, dtype=self.dtype)
+        if X.shape[1] != self.n_in:
+            raise ValueError(f"{name} has {X.shape[1]} features per sample but the model "
+                             f"expects {self.n_in} (shape (m, {self.n_in}))")
+        return X
+
+    def _forward(self, A, training=False):
+        """Forward over a column batch ``A`` (n_in, m); returns the output (n_out, m)."""
+        for layer in self.layers:
+            A = layer.forward(A, training)
+        return A
+
+    def forward(self, X) -> np.ndarray:
+        """Outputs for samples as rows: ``X`` (m, n_in) → (m, n_out). No caching."""
+        X = self._check_X(X)
+        return self._forward(X.T, training=False).T
+
+    __call__ = forward
+
+    def backward(self, dA, start: int | None = None) -> None:
+        """Backpropagate ``dA`` (n_out, m columns, per example) and fill :attr:`grads`.
+
+        ``start`` is the index of the layer to begin at (default: the last); the fused loss
+        path begins below the output activation with ``dZ``. The input gradient of the first
+        layer is not computed (nothing needs it).
+        """
+        last = len(self.layers) - 1 if start is None else start
+        for i in range(last, -1, -1):
+            dA = self.layers[i].backward(dA, need_input_grad=i > 0)
+
+    def loss_and_grad(self, A0, Y, loss) -> float:
+        """One training pass over a column batch: forward, loss value, backward into grads.
+
+        ``A0`` is (n_in, m); ``Y`` the targets as ``loss.prepare_targets`` returns them.
+        """
+        A = self._forward(A0, training=True)
+        self._output = A
+        last = self.layers[-1]
+        if loss.fuses(last):
+            value = loss._value_from_logits(last._Z, A, Y)
+            self.backward(loss._dZ(A, Y), start=len(self.layers) - 2)
+        else:
+            value = loss._value(A, Y)
+            self.backward(loss._dA(A, Y))
+        return float(value)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (m, n_classes).
+
+        A softmax output is returned as is; a single sigmoid unit gives the two columns
+        ``[1 − p, p]`` (scikit-learn's convention).
+        """
+        P = self.forward(X)
+        last = self.layers[-1]
+        if isinstance(last, Sigmoid) and P.shape[1] == 1:
+            return np.hstack([1.0 - P, P])
+        if not isinstance(last, (Softmax, Sigmoid)):
+            raise ValueError("predict_proba needs a Softmax or Sigmoid output layer; this "
+                             f"model ends with {type(last).__name__}")
+        return P
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions: class index for Softmax, 0/1 for Sigmoid, the raw output otherwise."""
+        P = self.forward(X)
+        last = self.layers[-1]
+        if isinstance(last, Softmax):
+            return P.argmax(axis=1)
+        if isinstance(last, Sigmoid):
+            out = (P >= 0.5).astype(np.intp)
+            return out[:, 0] if out.shape[1] == 1 else out
+        return P[:, 0] if P.shape[1] == 1 else P
+
+    # ------------------------------------------------------------------ description
+    def summary(self) -> str:
+        """A table of the layers with output shapes and parameter counts."""
+        rows = [("#", "layer", "output", "params")]
+        n = self.n_in
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                n = layer.n_out
+            rows.append((str(i), repr(layer), f"(m, {n})", f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "  ".join("-" * w for w in widths)
+        out = [f"{type(self).__name__}: input (m, {self.n_in}), dtype {self.dtype.name}", line]
+        for j, r in enumerate(rows):
+            out.append("  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c])
+                                 for c in range(4)))
+            if j == 0:
+                out.append(line)
+        out += [line, f"total parameters: {self.n_params:,}"]
+        return "\n".join(out)
+
+    def get_config(self) -> dict:
+        """The architecture as plain data (what model files store)."""
+        return {
+            "class": type(self).__name__,
+            "dtype": self.dtype.name,
+            "layers": [{"type": type(layer).__name__, **layer.get_config()}
+                       for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        """Rebuild a model (with fresh parameters) from :meth:`get_config`'s output."""
+        from . import layers as _layers
+
+        known = {**{c.__name__: c for c in set(_act.ACTIVATIONS.values())},
+                 "Dense": _layers.Dense}
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("model config must be a dict with a 'layers' list")
+        built = []
+        for i, spec in enumerate(config["layers"]):
+            if not isinstance(spec, dict) or spec.get("type") not in known:
+                raise ValueError(f"model config layers[{i}] has an unknown layer type "
+                                 f"{spec.get('type') if isinstance(spec, dict) else spec!r}; "
+                                 f"known: {', '.join(sorted(known))}")
+            kwargs = {k: v for k, v in spec.items() if k != "type"}
+            try:
+                built.append(known[spec["type"]](**kwargs))
+            except TypeError as exc:
+                raise ValueError(f"model config layers[{i}]: {exc}") from None
+        model = Sequential(built, seed=None, dtype=config.get("dtype", "float32"))
+        subclass = MODEL_CLASSES.get(config.get("class", "Sequential"), Sequential)
+        model.__class__ = subclass
+        return model
+
+    def __repr__(self):
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"{type(self).__name__}([{inner}], dtype={self.dtype.name!r})"
+
+
+class LogisticRegression(Sequential):
+    r"""Logistic regression ``y = σ(wᵀx + b)``: one Dense unit and a Sigmoid.
+
+    Train with :class:`~neuralab.losses.BinaryCrossEntropy` (fused: ``dZ = a − y``).
+    """
+
+    def __init__(self, n_in: int, init="zeros", seed=None, dtype="float32"):
+        super().__init__([Dense(n_in, 1, init=init), Sigmoid()], seed=seed, dtype=dtype)
+
+
+class Perceptron(Sequential):
+    """The lecture's perceptron, a generalized neuron ``y = f(wᵀx + b)`` with any activation f."""
+
+    def __init__(self, n_in: int, activation="tanh", init="xavier_uniform", seed=None,
+                 dtype="float32"):
+        super().__init__([Dense(n_in, 1, init=init), _act.get(activation)], seed=seed,
+                         dtype=dtype)
+
+
+class MLP(Sequential):
+    """A multilayer perceptron from layer sizes.
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``[n_in, n_1, ..., n_out]``: at least an input and an output size.
+    activation : str, default "relu"
+        Hidden activation.
+    output : str or None, default "softmax"
+        Output activation ("softmax", "sigmoid", "identity"/None).
+    init : str or callable, default "he_normal"
+        Weight initializer of every Dense layer.
+    """
+
+    def __init__(self, sizes, activation="relu", output="softmax", init="he_normal", seed=None,
+                 dtype="float32"):
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+            raise ValueError(f"sizes must list at least an input and an output size, "
+                             f"e.g. [64, 128, 10]; got {sizes!r}")
+        for i, s in enumerate(sizes):
+            check_int(s, f"sizes[{i}]", minimum=1)
+        _act.get(activation)  # validate the name before building
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(Dense(a, b, init=init))
+            if i < len(sizes) - 2:
+                layers.append(_act.get(activation))
+        layers.append(_act.get(output))
+        super().__init__(layers, seed=seed, dtype=dtype)
+
+
+MODEL_CLASSES = {c.__name__: c for c in (Sequential, LogisticRegression, Perceptron, MLP)}
