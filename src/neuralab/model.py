@@ -307,4 +307,19 @@ class MLP(Sequential):
         super().__init__(layers, seed=seed, dtype=dtype)
 
 
+class Objective:
+    """J(θ) on one fixed batch: what a second-order optimizer re-evaluates.
+
+    ``objective()`` runs forward and backward at the model's current θ, fills ``model.grads``
+    and returns the loss. ``model``, ``A0`` (n_in, m columns), ``Y`` (internal targets) and
+    ``loss`` are exposed for Hessian computations.
+    """
+
+    def __init__(self, model, A0, Y, loss):
+        self.model, self.A0, self.Y, self.loss = model, A0, Y, loss
+
+    def __call__(self) -> float:
+        return self.model.loss_and_grad(self.A0, self.Y, self.loss)
+
+
 MODEL_CLASSES = {c.__name__: c for c in (Sequential, LogisticRegression, Perceptron, MLP)}

@@ -15,6 +15,7 @@ from . import losses as _losses
 from . import optim as _optim
 from ._validation import check_int
 from .activations import Sigmoid, Softmax
+from .model import Objective
 
 
 class History:
@@ -195,8 +196,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                 lr = schedule(step)
             value = model.loss_and_grad(A0, Yb, loss)
             if optimizer.needs_closure:
-                optimizer.step(theta, grad, lr,
-                               closure=lambda A0=A0, Yb=Yb: model.loss_and_grad(A0, Yb, loss))
+                optimizer.step(theta, grad, lr, closure=Objective(model, A0, Yb, loss))
             else:
                 optimizer.step(theta, grad, lr)
             mb = A0.shape[1]
