@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import (  # noqa: I001  (lecture order)
+from . import (
+    activations,
+    backprop,
+    initialization,
     layer_collapse,
+    learning_rate,
     ml_limits,
     neurons,
     sigmoid,
@@ -23,7 +27,9 @@ from . import (  # noqa: I001  (lecture order)
 )
 from ._common import Result
 
-_MODULES = (ml_limits, vectorization, sigmoid, neurons, layer_collapse)
+# the lecture's order
+_MODULES = (ml_limits, vectorization, sigmoid, neurons, layer_collapse, activations, backprop,
+            initialization, learning_rate)
 
 #: name -> experiment function, in the lecture's order
 EXPERIMENTS = {module.run.name: module.run for module in _MODULES}
