@@ -4,13 +4,36 @@ Each optimizer sees one flat ``theta`` and one flat ``grad`` (``model.params``,
 ``model.grads``); its state (velocity, accumulators, moments) is arrays of that length, made on
 the first step. The learning rate is supplied per step by the schedule (as in optax):
 ``opt.step(theta, grad, lr)``; without one, the optimizer's own ``lr`` is used.
+
+Every rule is PyTorch's (``torch.optim``), so trajectories agree to rounding in float64:
+
+=========== ==================================== =====================================
+neuralab    rule                                 PyTorch twin
+=========== ==================================== =====================================
+SGD / GD    θ ← θ − α g                          ``SGD(lr)``
+Momentum    v ← βv + g, θ ← θ − α v              ``SGD(lr, momentum=β)``
+Nesterov    v ← βv + g, θ ← θ − α (g + βv)       ``SGD(lr, momentum=β, nesterov=True)``
+AdaGrad     G ← G + g², θ ← θ − α g/(√G + ε)     ``Adagrad(lr, eps=ε)``
+RMSProp     E ← ρE + (1−ρ)g², θ ← θ − α g/(√E+ε) ``RMSprop(lr, alpha=ρ, eps=ε)``
+Adam        moments m, v with bias correction    ``Adam(lr, betas, eps)``
+AdamW       Adam + decoupled decay θ ← θ(1 − αλ) ``AdamW(lr, betas, eps, weight_decay)``
+=========== ==================================== =====================================
+
+``weight_decay`` (λ) on all but AdamW is PyTorch's L2 form: ``g ← g + λθ`` before the rule.
+Newton's method and Newton-CG live in :mod:`neuralab.newton` and are registered here too.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validation import check_float
+
+
+def _check_beta(value, name):
+    return check_float(value, name, low=0.0, high=1.0, high_inclusive=False)
 
 
 class Optimizer:
@@ -25,26 +48,63 @@ class Optimizer:
     #: ``closure=`` to :meth:`step`.
     needs_closure = False
 
-    def __init__(self, lr: float = 0.01):
+    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0):
         self.lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
         self.t = 0
 
     def step(self, theta: np.ndarray, grad: np.ndarray, lr: float | None = None,
              closure=None) -> None:
-        """Update ``theta`` in place from ``grad``, with rate ``lr`` (default ``self.lr``)."""
+        """Update ``theta`` in place from ``grad``, with rate ``lr`` (default ``self.lr``).
+
+        ``grad`` is never modified.
+        """
         lr = self.lr if lr is None else lr
         self.t += 1
-        self._update(theta, grad, lr)
+        self._update(theta, self._decayed(theta, grad), lr)
 
     def _update(self, theta, grad, lr):
         raise NotImplementedError
 
+    def _decayed(self, theta, grad):
+        """``grad + weight_decay * theta`` (PyTorch's L2 form) in a scratch buffer, or ``grad``."""
+        if self.weight_decay == 0.0:
+            return grad
+        g = self._scratch("_g", grad)
+        np.multiply(theta, self.weight_decay, out=g)
+        g += grad
+        return g
+
     def _zeros(self, name, like):
+        """The state array ``name``, created as zeros shaped like ``like`` on first use."""
         arr = getattr(self, name, None)
         if arr is None or arr.shape != like.shape or arr.dtype != like.dtype:
             arr = np.zeros_like(like)
             setattr(self, name, arr)
         return arr
+
+    def _scratch(self, name, like):
+        """A reusable work buffer (not state): saves a temporary per step."""
+        arr = self.__dict__.get(name)
+        if arr is None or arr.shape != like.shape or arr.dtype != like.dtype:
+            arr = np.empty_like(like)
+            self.__dict__[name] = arr
+        return arr
+
+    def _state(self, name):
+        arr = getattr(self, name, None)
+        if arr is None:
+            raise RuntimeError(f"{type(self).__name__} has no state yet ({name} is made on the "
+                               "first step); call step() first")
+        return arr
+
+    def effective_lr(self, lr: float | None = None):
+        """The per-parameter rate that multiplies the step direction, for rate ``lr``.
+
+        A float for the non-adaptive rules (the same for every parameter); adaptive rules
+        return an array shaped like θ.
+        """
+        return self.lr if lr is None else float(lr)
 
     def state_dict(self) -> dict:
         """Step count and state arrays (copies), enough to resume exactly."""
@@ -64,7 +124,9 @@ class Optimizer:
             setattr(self, name, None if name not in state else np.array(state[name]))
 
     def get_config(self) -> dict:
-        return {"lr": self.lr}
+        cfg = {k: v for k, v in vars(self).items()
+               if not k.startswith("_") and isinstance(v, (int, float, bool, str)) and k != "t"}
+        return cfg
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -80,6 +142,7 @@ class SGD(Optimizer):
 
     α is ``lr``. With ``fit(batch_size=None)`` this is full-batch gradient descent, with
     ``batch_size=1`` stochastic gradient descent, and mini-batch GD in between.
+    ``weight_decay`` λ adds λθ to the gradient. PyTorch's twin: ``torch.optim.SGD(lr)``.
 
     Examples
     --------
@@ -90,16 +153,235 @@ class SGD(Optimizer):
     """
 
     def _update(self, theta, grad, lr):
-        theta -= lr * grad
+        g = self._scratch("_buf", grad)
+        np.multiply(grad, lr, out=g)
+        theta -= g
 
 
 GD = SGD
 
-OPTIMIZERS = {"sgd": SGD, "gd": SGD}
+
+class Momentum(Optimizer):
+    r"""Gradient descent with momentum (the slide's form, PyTorch's convention).
+
+    .. math::
+
+        v_{t+1} = \beta v_t + \nabla J(\theta_t), \qquad \theta_{t+1} = \theta_t - \alpha v_{t+1}
+
+    α is ``lr``, β is ``beta`` (0 ≤ β < 1), v is :attr:`velocity` (zeros before the first step).
+    PyTorch's twin: ``SGD(lr, momentum=β)``. Sutskever et al. write
+    v ← βv − αg, θ ← θ + v instead, which differs whenever α changes between steps.
+    """
+
+    _state_names = ("velocity",)
+
+    def __init__(self, lr: float = 0.01, beta: float = 0.9, weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        self.beta = _check_beta(beta, "beta")
+        self.velocity = None
+
+    def _update(self, theta, grad, lr):
+        v = self._zeros("velocity", theta)
+        v *= self.beta
+        v += grad
+        step = self._scratch("_buf", theta)
+        np.multiply(v, lr, out=step)
+        theta -= step
+
+
+class Nesterov(Momentum):
+    r"""Nesterov momentum, in PyTorch's form (the look-ahead folded into the gradient).
+
+    .. math::
+
+        v_{t+1} = \beta v_t + g_t, \qquad \theta_{t+1} = \theta_t - \alpha (g_t + \beta v_{t+1})
+
+    g is ∇J(θ_t), α is ``lr``, β is ``beta``, v is :attr:`velocity`.
+    PyTorch's twin: ``SGD(lr, momentum=β, nesterov=True)``.
+    """
+
+    def _update(self, theta, grad, lr):
+        v = self._zeros("velocity", theta)
+        v *= self.beta
+        v += grad
+        step = self._scratch("_buf", theta)
+        np.multiply(v, self.beta, out=step)
+        step += grad
+        step *= lr
+        theta -= step
+
+
+class AdaGrad(Optimizer):
+    r"""AdaGrad: a per-parameter rate shrinking with the sum of squared gradients.
+
+    .. math::
+
+        G_t = G_{t-1} + g_t \odot g_t, \qquad
+        \theta_{t+1} = \theta_t - \frac{\alpha}{\sqrt{G_t} + \epsilon} \odot g_t
+
+    α is ``lr``, ε is ``eps``, G is :attr:`G` (zeros before the first step).
+    PyTorch's twin: ``Adagrad(lr, eps=ε)`` (same defaults lr = 0.01, ε = 1e-10, ε outside the
+    root).
+    """
+
+    _state_names = ("G",)
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        self.eps = check_float(eps, "eps", low=0.0, low_inclusive=False)
+        self.G = None
+
+    def _update(self, theta, grad, lr):
+        G = self._zeros("G", theta)
+        step = self._scratch("_buf", theta)
+        np.multiply(grad, grad, out=step)
+        G += step
+        np.sqrt(G, out=step)
+        step += self.eps
+        np.divide(grad, step, out=step)
+        step *= lr
+        theta -= step
+
+    def effective_lr(self, lr=None):
+        lr = self.lr if lr is None else float(lr)
+        return lr / (np.sqrt(self._state("G")) + self.eps)
+
+
+class RMSProp(Optimizer):
+    r"""RMSProp: AdaGrad with an exponentially decaying average of squared gradients.
+
+    .. math::
+
+        E[g^2]_t = \rho E[g^2]_{t-1} + (1 - \rho)\, g_t \odot g_t, \qquad
+        \theta_{t+1} = \theta_t - \frac{\alpha}{\sqrt{E[g^2]_t} + \epsilon} \odot g_t
+
+    α is ``lr``, ρ is ``rho`` (0 ≤ ρ < 1), ε is ``eps``, E[g²] is :attr:`square_avg`.
+    PyTorch's twin: ``RMSprop(lr, alpha=ρ, eps=ε)``; note PyTorch's default α is 0.99 where
+    the lecture (and this class) uses ρ = 0.9.
+    """
+
+    _state_names = ("square_avg",)
+
+    def __init__(self, lr: float = 0.01, rho: float = 0.9, eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        self.rho = _check_beta(rho, "rho")
+        self.eps = check_float(eps, "eps", low=0.0, low_inclusive=False)
+        self.square_avg = None
+
+    def _update(self, theta, grad, lr):
+        E = self._zeros("square_avg", theta)
+        step = self._scratch("_buf", theta)
+        np.multiply(grad, grad, out=step)
+        step *= 1.0 - self.rho
+        E *= self.rho
+        E += step
+        np.sqrt(E, out=step)
+        step += self.eps
+        np.divide(grad, step, out=step)
+        step *= lr
+        theta -= step
+
+    def effective_lr(self, lr=None):
+        lr = self.lr if lr is None else float(lr)
+        return lr / (np.sqrt(self._state("square_avg")) + self.eps)
+
+
+class Adam(Optimizer):
+    r"""Adam: momentum on the gradient and RMSProp on its square, both bias-corrected.
+
+    .. math::
+
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+        \hat m_t = \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t},
+        \qquad \theta_{t+1} = \theta_t - \alpha \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+
+    α is ``lr``, β₁ ``beta1``, β₂ ``beta2``, ε ``eps``; m and v are :attr:`m` and :attr:`v`,
+    t is the step count :attr:`t`. PyTorch's twin: ``Adam(lr, betas=(β₁, β₂), eps=ε)``.
+
+    Notes
+    -----
+    ε sits outside √v̂, as in PyTorch and optax. Keras and scikit-learn add ε̂ = ε√(1 − β₂ᵗ)
+    to √v instead, which changes results beyond 1e-9.
+    """
+
+    _state_names = ("m", "v")
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(lr, weight_decay)
+        self.beta1 = _check_beta(beta1, "beta1")
+        self.beta2 = _check_beta(beta2, "beta2")
+        self.eps = check_float(eps, "eps", low=0.0, low_inclusive=False)
+        self.m = self.v = None
+
+    def _update(self, theta, grad, lr):
+        m, v = self._zeros("m", theta), self._zeros("v", theta)
+        step = self._scratch("_buf", theta)
+        m *= self.beta1                                   # m ← β₁m + (1 − β₁)g
+        np.multiply(grad, 1.0 - self.beta1, out=step)
+        m += step
+        v *= self.beta2                                   # v ← β₂v + (1 − β₂)g²
+        np.multiply(grad, grad, out=step)
+        step *= 1.0 - self.beta2
+        v += step
+        bc1, bc2 = 1.0 - self.beta1 ** self.t, 1.0 - self.beta2 ** self.t
+        np.sqrt(v, out=step)                              # √v̂ + ε = √v / √bc2 + ε
+        step /= math.sqrt(bc2)
+        step += self.eps
+        np.divide(m, step, out=step)                      # m̂ / (√v̂ + ε), m̂ = m / bc1
+        step *= lr / bc1
+        theta -= step
+
+    def effective_lr(self, lr=None):
+        """α / ((1 − β₁ᵗ)(√v̂ + ε)): the factor that multiplies the first moment m."""
+        lr = self.lr if lr is None else float(lr)
+        t = max(self.t, 1)
+        v_hat = self._state("v") / (1.0 - self.beta2 ** t)
+        return lr / (1.0 - self.beta1 ** t) / (np.sqrt(v_hat) + self.eps)
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter).
+
+    .. math::
+
+        \theta_t \leftarrow \theta_t (1 - \alpha \lambda), \quad \text{then the Adam step}
+
+    λ is ``weight_decay`` (default 0.01, PyTorch's); the decay does not pass through the
+    moments, unlike ``Adam(weight_decay=λ)``. PyTorch's twin: ``AdamW(lr, betas, eps,
+    weight_decay=λ)``.
+    """
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(lr, beta1, beta2, eps, weight_decay)
+
+    def _decayed(self, theta, grad):
+        return grad  # the decay is decoupled: applied to θ in _update, not to g
+
+    def _update(self, theta, grad, lr):
+        if self.weight_decay:
+            theta *= 1.0 - lr * self.weight_decay
+        super()._update(theta, grad, lr)
+
+
+OPTIMIZERS = {"sgd": SGD, "gd": SGD, "momentum": Momentum, "nesterov": Nesterov,
+              "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW}
 
 
 def get(spec, **kwargs) -> Optimizer:
-    """An optimizer from a name ("sgd", "adam", ...) and keyword arguments, or an instance."""
+    """An optimizer from a name ("sgd", "adam", "newton", ...) and keyword arguments.
+
+    An :class:`Optimizer` instance is returned as is.
+
+    Examples
+    --------
+    >>> import neuralab as nl
+    >>> nl.optim.get("adam", lr=1e-3)
+    Adam(lr=0.001, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-08)
+    """
     if isinstance(spec, Optimizer):
         return spec
     if not isinstance(spec, str):
@@ -109,3 +391,7 @@ def get(spec, **kwargs) -> Optimizer:
         raise ValueError(f"unknown optimizer {spec!r}; choose one of: "
                          f"{', '.join(sorted(OPTIMIZERS))}")
     return OPTIMIZERS[key](**kwargs)
+
+
+# Second-order methods register "newton" and "newton_cg" in OPTIMIZERS on import.
+from .newton import Newton, NewtonCG  # noqa: E402, F401
