@@ -20,8 +20,10 @@ from . import (
     initialization,
     layer_collapse,
     learning_rate,
+    minibatch,
     ml_limits,
     neurons,
+    optimizers_2d,
     sigmoid,
     vectorization,
 )
@@ -29,7 +31,7 @@ from ._common import Result
 
 # the lecture's order
 _MODULES = (ml_limits, vectorization, sigmoid, neurons, layer_collapse, activations, backprop,
-            initialization, learning_rate)
+            initialization, optimizers_2d, minibatch, learning_rate)
 
 #: name -> experiment function, in the lecture's order
 EXPERIMENTS = {module.run.name: module.run for module in _MODULES}
