@@ -15,11 +15,37 @@ from ._validation import check_float, check_int
 from .optim import OPTIMIZERS, Optimizer
 
 
-def _check_closure(closure, name):
-    if closure is None or not all(hasattr(closure, a) for a in ("model", "A0", "Y", "loss")):
-        raise TypeError(f"{name} needs closure=Objective(model, A0, Y, loss) (from "
-                        "neuralab.model) to evaluate curvature; nl.fit passes one. Got "
-                        f"{closure!r}")
+def _is_model_objective(closure):
+    return all(hasattr(closure, a) for a in ("model", "A0", "Y", "loss"))
+
+
+class _Curvature:
+    """J, Bv and H at the current θ, from a model Objective or any object that provides them.
+
+    A custom objective (a test function such as Rosenbrock) needs ``value() -> float`` and
+    ``hvp(v, gauss_newton=False) -> array``, optionally ``hessian() -> (d, d) array``, all
+    evaluated at the very ``theta`` array the optimizer updates in place.
+    """
+
+    def __init__(self, closure, theta, name):
+        self.closure = closure
+        if _is_model_objective(closure):
+            if theta.shape != closure.model.params.shape or not np.shares_memory(
+                    theta, closure.model.params):
+                raise ValueError(f"{name}.step: theta must be the closure's model.params")
+            self.value = lambda: _hs.loss_value(closure)
+            self.hvp = lambda v, gn: _hs.hvp(closure, v, gauss_newton=gn)
+            self.hessian = lambda: _hs.hessian(closure)
+        elif callable(getattr(closure, "value", None)) and callable(
+                getattr(closure, "hvp", None)):
+            self.value = lambda: float(closure.value())
+            self.hvp = lambda v, gn: np.asarray(closure.hvp(v, gauss_newton=gn))
+            self.hessian = getattr(closure, "hessian", None) or (
+                lambda: np.array([closure.hvp(e) for e in np.eye(theta.size)]))
+        else:
+            raise TypeError(f"{name} needs closure=Objective(model, A0, Y, loss) (from "
+                            "neuralab.model; nl.fit passes one), or an object with value() and "
+                            f"hvp(v, gauss_newton); got {closure!r}")
 
 
 def _rounding_slack(f0):
@@ -57,15 +83,11 @@ class _SecondOrder(Optimizer):
 
     def step(self, theta, grad, lr=None, closure=None):
         """One (damped) Newton step on the objective ``closure`` at ``theta`` (in place)."""
-        name = type(self).__name__
-        _check_closure(closure, name)
-        if theta.shape != closure.model.params.shape or not np.shares_memory(
-                theta, closure.model.params):
-            raise ValueError(f"{name}.step: theta must be the closure's model.params")
+        curvature = _Curvature(closure, theta, type(self).__name__)
         self._check_size(theta)
         lr = self.lr if lr is None else lr
         self.t += 1
-        self._update(theta, grad, lr, closure)
+        self._update(theta, grad, lr, curvature)
 
     def _check_size(self, theta):
         pass
@@ -138,10 +160,10 @@ class Newton(_SecondOrder):
                 "Use nl.optim.NewtonCG (matrix-free Hessian-vector products), or raise "
                 "max_params if you really want the dense Hessian")
 
-    def _update(self, theta, grad, lr, closure):
+    def _update(self, theta, grad, lr, c):
         g = np.array(grad, dtype=np.float64)  # a copy: grad may alias model.grads
-        f0 = _hs.loss_value(closure)
-        H = _hs.hessian(closure).astype(np.float64)
+        f0 = c.value()
+        H = np.array(c.hessian(), dtype=np.float64)
         H = 0.5 * (H + H.T)
         self.hessian_ = H
         scale = max(float(np.mean(np.abs(np.diag(H)))), np.finfo(np.float64).tiny)
@@ -159,7 +181,7 @@ class Newton(_SecondOrder):
                 continue
             p = np.linalg.solve(L.T, np.linalg.solve(L, g))  # (H + λI)⁻¹ g
             theta[...] = theta0 - lr * p
-            f = _hs.loss_value(closure)
+            f = c.value()
             if not self.adaptive:
                 return
             if np.isfinite(f) and f <= f0 + _rounding_slack(f0):
@@ -224,13 +246,13 @@ class NewtonCG(_SecondOrder):
         self.max_backtracks = check_int(max_backtracks, "max_backtracks", minimum=0)
         self.n_hvp = self.n_evals = self.cg_iters_ = 0
 
-    def _product(self, closure, v):
+    def _product(self, c, v):
         self.n_hvp += 1
-        Bv = _hs.hvp(closure, v, gauss_newton=self.curvature == "gauss_newton")
+        Bv = c.hvp(v, self.curvature == "gauss_newton")
         Bv += self.damping_ * v
         return Bv
 
-    def _cg(self, closure, g):
+    def _cg(self, c, g):
         """Truncated CG for (B + λI) p = −g from p = 0; returns p and the model decrease."""
         p = np.zeros_like(g)
         r = -g                                    # r = −g − (B + λI) p
@@ -238,7 +260,7 @@ class NewtonCG(_SecondOrder):
         rr = float(r @ r)
         stop = (self.cg_tol * np.sqrt(float(g @ g))) ** 2
         for i in range(self.max_cg_iter):
-            Ad = self._product(closure, d)
+            Ad = self._product(c, d)
             dAd = float(d @ Ad)
             if dAd <= 0:                          # negative curvature: stop (Steihaug)
                 if i == 0:
@@ -256,12 +278,12 @@ class NewtonCG(_SecondOrder):
             rr = rr_new
         return p, r
 
-    def _update(self, theta, grad, lr, closure):
+    def _update(self, theta, grad, lr, c):
         self.n_evals += 1
-        f0 = _hs.loss_value(closure)
+        f0 = c.value()
         g = np.array(grad, dtype=theta.dtype)
         self.cg_iters_ = 0
-        p, r = self._cg(closure, g)
+        p, r = self._cg(c, g)
         # the quadratic model's change at α p:  α gᵀp + ½α² pᵀ(B + λI)p, pᵀ(B+λI)p = −pᵀ(g + r)
         gp, pAp = float(g @ p), -float(p @ (g + r))
         theta0 = theta.copy()
@@ -269,7 +291,7 @@ class NewtonCG(_SecondOrder):
         for _ in range(self.max_backtracks + 1):
             theta[...] = theta0 + alpha * p
             self.n_evals += 1
-            f = _hs.loss_value(closure)
+            f = c.value()
             if np.isfinite(f) and f <= f0 + _rounding_slack(f0):
                 predicted = alpha * gp + 0.5 * alpha * alpha * pAp
                 rho = (f - f0) / predicted if predicted < 0 else 0.0

@@ -88,6 +88,107 @@ class CosineAnnealing(Schedule):
             1 + math.cos(math.pi * t / self.t_max))
 
 
+class LinearWarmup(Schedule):
+    r"""A linear ramp up to a wrapped schedule, which then runs from its own start.
+
+    .. math::
+
+        \alpha_t = \begin{cases}
+            s(0)\,\big(f_0 + (1 - f_0)\, t / T_w\big) & t < T_w \\
+            s(t - T_w) & t \ge T_w
+        \end{cases}
+
+    s is ``schedule`` (a Schedule, any callable t ↦ α, or a number for a constant), T_w is
+    ``steps`` and f₀ is ``start_factor`` (default 1/(T_w + 1), so the ramp is
+    s(0)·(t + 1)/(T_w + 1): never zero, and s(0) is reached at t = T_w).
+    PyTorch's twin: ``SequentialLR(opt, [LinearLR(opt, start_factor=f₀, end_factor=1,
+    total_iters=T_w), twin_of_s], milestones=[T_w])``.
+
+    Examples
+    --------
+    >>> import neuralab as nl
+    >>> s = nl.schedules.LinearWarmup(nl.schedules.CosineAnnealing(0.1, t_max=10), steps=4)
+    >>> [round(s(t), 4) for t in range(6)]
+    [0.02, 0.04, 0.06, 0.08, 0.1, 0.0976]
+    """
+
+    def __init__(self, schedule, steps: int, start_factor: float | None = None):
+        if isinstance(schedule, (int, float)) and not isinstance(schedule, bool):
+            schedule = Constant(schedule)
+        if not callable(schedule):
+            raise TypeError(f"schedule must be a Schedule, a callable t -> lr or a number, "
+                            f"got {schedule!r}")
+        self.schedule = schedule
+        self.steps = check_int(steps, "steps", minimum=1)
+        if start_factor is None:
+            start_factor = 1.0 / (self.steps + 1)
+        self.start_factor = check_float(start_factor, "start_factor", low=0.0, high=1.0,
+                                        low_inclusive=False)
+
+    def value(self, t):
+        if t >= self.steps:
+            return self.schedule(t - self.steps)
+        f0 = self.start_factor
+        return self.schedule(0) * (f0 + (1.0 - f0) * t / self.steps)
+
+
+class CosineWarmRestarts(Schedule):
+    r"""Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter).
+
+    .. math::
+
+        \eta_t = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})
+        \big(1 + \cos(\pi\, T_{cur} / T_i)\big)
+
+    The i-th cycle lasts :math:`T_i = T_0\, T_{mult}^i` epochs and T_cur counts the epochs since
+    the last restart; at each restart the rate jumps back to η_max. η_max is ``lr_max``, η_min
+    ``lr_min``, T₀ ``t_0``, T_mult ``t_mult`` (an integer ≥ 1). PyTorch's twin:
+    ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)``.
+
+    Examples
+    --------
+    >>> import neuralab as nl
+    >>> s = nl.schedules.CosineWarmRestarts(1.0, t_0=2, t_mult=2)
+    >>> [round(s(t), 3) for t in range(7)]
+    [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
+    """
+
+    def __init__(self, lr_max: float, t_0: int, t_mult: int = 1, lr_min: float = 0.0):
+        self.lr_max = check_float(lr_max, "lr_max", low=0.0, low_inclusive=False)
+        self.t_0 = check_int(t_0, "t_0", minimum=1)
+        self.t_mult = check_int(t_mult, "t_mult", minimum=1)
+        self.lr_min = check_float(lr_min, "lr_min", low=0.0, high=self.lr_max)
+
+    def value(self, t):
+        t_cur, t_i = t, self.t_0
+        if self.t_mult == 1:
+            t_cur = t % t_i
+        else:
+            while t_cur >= t_i:  # O(log t) cycles, exact in integers
+                t_cur -= t_i
+                t_i *= self.t_mult
+        return self.lr_min + 0.5 * (self.lr_max - self.lr_min) * (
+            1 + math.cos(math.pi * t_cur / t_i))
+
+
 SCHEDULES = {"constant": Constant, "step": StepDecay, "step_decay": StepDecay,
              "exponential": ExponentialDecay, "exponential_decay": ExponentialDecay,
-             "cosine": CosineAnnealing, "cosine_annealing": CosineAnnealing}
+             "cosine": CosineAnnealing, "cosine_annealing": CosineAnnealing,
+             "warmup": LinearWarmup, "linear_warmup": LinearWarmup,
+             "cosine_warm_restarts": CosineWarmRestarts, "sgdr": CosineWarmRestarts}
+
+
+def get(spec, **kwargs) -> Schedule:
+    """A schedule from a name ("step", "cosine", "warmup", ...) and keyword arguments.
+
+    A callable (a :class:`Schedule` instance or any function t ↦ α) is returned as is.
+    """
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"schedule must be a name or a callable t -> lr, got {spec!r}")
+    key = spec.lower().replace("-", "_")
+    if key not in SCHEDULES:
+        raise ValueError(f"unknown schedule {spec!r}; choose one of: "
+                         f"{', '.join(sorted(SCHEDULES))}")
+    return SCHEDULES[key](**kwargs)
