@@ -23,7 +23,10 @@ from . import (
     minibatch,
     ml_limits,
     neurons,
+    newton_cost,
+    optimizer_race,
     optimizers_2d,
+    schedules,
     sigmoid,
     vectorization,
 )
@@ -31,7 +34,8 @@ from ._common import Result
 
 # the lecture's order
 _MODULES = (ml_limits, vectorization, sigmoid, neurons, layer_collapse, activations, backprop,
-            initialization, optimizers_2d, minibatch, learning_rate)
+            initialization, optimizers_2d, minibatch, newton_cost, learning_rate, schedules,
+            optimizer_race)
 
 #: name -> experiment function, in the lecture's order
 EXPERIMENTS = {module.run.name: module.run for module in _MODULES}
