@@ -1,9 +1,12 @@
 r"""Second-order optimizers: Newton's method and matrix-free Newton-CG (Hessian-free).
 
-Both re-evaluate the objective, so they set ``needs_closure = True`` and ``fit`` passes
-``closure=Objective(model, A0, Y, loss)``: ``closure()`` runs forward and backward at the
-model's current θ, fills ``model.grads`` and returns the batch loss. The curvature comes from
-:mod:`neuralab.hessian` (exact Hessian-vector products, or logistic regression's closed form).
+Both need more than the gradient, so they set ``needs_closure = True`` and ``fit`` passes
+``closure=Objective(model, A0, Y, loss)``: the batch and loss the gradient came from. From it
+they take the curvature (:mod:`neuralab.hessian`: exact Hessian-vector products, or logistic
+regression's closed form) and re-evaluate J at trial points (a forward pass only) to accept or
+reject a step. Any other objective with ``value()`` and ``hvp(v, gauss_newton)`` (and
+optionally ``hessian()``), evaluated at the ``theta`` being updated, works too, e.g. the
+Rosenbrock function. ``model.grads`` is left as it was (the gradient before the step).
 """
 
 from __future__ import annotations
@@ -116,9 +119,10 @@ class Newton(_SecondOrder):
         Levenberg–Marquardt: a step that raises the loss is undone and retried with
         λ ← ``increase``·λ (also while H + λI is not positive definite); an accepted step sets
         λ ← ``decrease``·λ. Without it every step is taken as is (H + λI must stay invertible).
-    increase, decrease : float
-        Factors > 1 and in (0, 1].
-    max_tries : int ≥ 1, default 20
+    increase, decrease : float, default 3 and 1/3
+        Factors > 1 and in (0, 1]; gentle factors keep λ near the smallest that makes
+        H + λI positive definite, where the step is closest to Newton's.
+    max_tries : int ≥ 1, default 30
         Retries per step before giving up (θ is then left unchanged).
     max_params : int ≥ 1, default 5000
         Above this many parameters the d×d Hessian (O(d²) memory, O(d³) solve) is refused
@@ -143,7 +147,7 @@ class Newton(_SecondOrder):
     """
 
     def __init__(self, damping: float = 1e-4, lr: float = 1.0, adaptive: bool = True,
-                 increase: float = 10.0, decrease: float = 0.1, max_tries: int = 20,
+                 increase: float = 3.0, decrease: float = 1.0 / 3.0, max_tries: int = 30,
                  max_params: int = 5000):
         super().__init__(lr, damping, increase, decrease)
         self.adaptive = bool(adaptive)
@@ -229,7 +233,8 @@ class NewtonCG(_SecondOrder):
     ----------
     damping_ : float
     n_hvp, n_evals : int
-        Curvature products and objective evaluations so far (cost accounting).
+        Curvature products and (forward-only) loss evaluations so far, for cost accounting;
+        one product costs about two gradient evaluations.
     cg_iters_ : int
         CG iterations of the last step.
     """
