@@ -124,9 +124,10 @@ class Optimizer:
             setattr(self, name, None if name not in state else np.array(state[name]))
 
     def get_config(self) -> dict:
-        cfg = {k: v for k, v in vars(self).items()
-               if not k.startswith("_") and isinstance(v, (int, float, bool, str)) and k != "t"}
-        return cfg
+        """The constructor arguments (what rebuilds this optimizer), without its state."""
+        return {k: v for k, v in vars(self).items()
+                if not k.startswith("_") and not k.endswith("_") and k != "t"
+                and isinstance(v, (int, float, bool, str))}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -393,5 +394,13 @@ def get(spec, **kwargs) -> Optimizer:
     return OPTIMIZERS[key](**kwargs)
 
 
-# Second-order methods register "newton" and "newton_cg" in OPTIMIZERS on import.
-from .newton import Newton, NewtonCG  # noqa: E402, F401
+# Second-order methods live in neuralab.newton, which imports this module and registers
+# "newton" and "newton_cg" in OPTIMIZERS; importing the module (not its names) works in either
+# import order, and nl.optim.Newton / NewtonCG resolve lazily.
+from . import newton as _newton  # noqa: E402
+
+
+def __getattr__(name):
+    if name in ("Newton", "NewtonCG"):
+        return getattr(_newton, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
