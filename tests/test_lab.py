@@ -169,7 +169,7 @@ def test_newton_needs_far_fewer_steps_than_gd(results):
     n = results["optimizers-2d"].numbers
     for key in [k for k in n if k.startswith("steps to")]:
         steps = {lab: (s if isinstance(s, int) else 10**9) for lab, s in n[key].items()}
-        assert steps["Newton"] <= 10
+        assert steps["Newton"] <= 50
         assert steps["GD"] >= 20 * steps["Newton"]
         assert steps["Momentum"] < steps["GD"]
 

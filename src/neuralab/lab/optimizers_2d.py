@@ -49,14 +49,33 @@ class Rosenbrock:
                          [-400 * p[0], 200.0]])
 
 
-def newton_2d(problem, steps):
-    r"""Newton's method with the analytic Hessian, :math:`x_{n+1} = x_n - H_f(x_n)^{-1}
-    \nabla f(x_n)` (a 2-D iteration written here; the library's Newton works on models)."""
-    p, path = problem.start.astype(float), [problem.start.copy()]
+class _Closure:
+    """What ``nl.optim.Newton`` needs from a custom objective, evaluated at ``theta``."""
+
+    def __init__(self, problem, theta):
+        self.problem, self.theta = problem, theta
+
+    def value(self):
+        return float(self.problem.f(self.theta))
+
+    def hessian(self):
+        return self.problem.hessian(self.theta)
+
+    def hvp(self, v, gauss_newton=False):
+        return self.problem.hessian(self.theta) @ v
+
+
+def newton_2d(problem, steps, tol=1e-10):
+    r"""``nl.optim.Newton`` with the analytic Hessian:
+    :math:`x_{n+1} = x_n - (H_f(x_n) + \lambda I)^{-1} \nabla f(x_n)`, λ adapted à la
+    Levenberg–Marquardt (starting at 1e-4; pure Newton wherever the step lowers f)."""
+    theta, path = problem.start.astype(float), [problem.start.copy()]
+    opt = optim.Newton()
+    closure = _Closure(problem, theta)
     for _ in range(steps):
-        p = p - np.linalg.solve(problem.hessian(p), problem.grad(p))
-        path.append(p.copy())
-        if np.linalg.norm(p - problem.minimum) < 1e-10:
+        opt.step(theta, problem.grad(theta), closure=closure)
+        path.append(theta.copy())
+        if np.linalg.norm(theta - problem.minimum) < tol:
             break
     return np.array(path)
 
@@ -121,7 +140,7 @@ def run(quick=False, seed=0):
     def n(s, cap):
         return cap + 1 if s is None else s
 
-    passed = (b["Newton"] == 1 and r["Newton"] is not None and r["Newton"] <= 10
+    passed = (b["Newton"] == 1 and r["Newton"] is not None and r["Newton"] <= 50
               and n(b["GD"], caps["bowl"]) >= 20 * b["Newton"]
               and n(r["GD"], caps["rosenbrock"]) >= 100 * r["Newton"]
               and n(b["Momentum"], caps["bowl"]) < n(b["GD"], caps["bowl"])

@@ -30,12 +30,13 @@ def _measure(model, ms, rng):
         X = rng.normal(size=(model.n_in, m))
         Y = rng.integers(0, max(model.n_out, 2), m)
         Yi = loss.prepare_targets(Y, model.n_out, m, model.dtype)
-        reps = 3 if m >= 1000 else 5
+        reps = 2 if m > 1000 else 3 if m == 1000 else 5
         t_loop_f = best_time(lambda: _loop_forward(model, X), reps)  # noqa: B023
-        t_vec_f = best_time(lambda: model._forward(X), 5, min_seconds=0.02)  # noqa: B023
+        # the fast side is timed many times: the minimum catches a moment without contention
+        t_vec_f = best_time(lambda: model._forward(X), 30, min_seconds=0.1)  # noqa: B023
         t_loop_b = best_time(lambda: _loop_pass(model, X, Yi, loss), reps)  # noqa: B023
-        t_vec_b = best_time(lambda: model.loss_and_grad(X, Yi, loss), 5,  # noqa: B023
-                            min_seconds=0.02)
+        t_vec_b = best_time(lambda: model.loss_and_grad(X, Yi, loss), 30,  # noqa: B023
+                            min_seconds=0.1)
         # same numbers: outputs, loss and the 1/m-averaged gradient
         out_diff = float(np.abs(_loop_forward(model, X) - model._forward(X)).max())
         l_loop, g_loop = _loop_pass(model, X, Yi, loss)
