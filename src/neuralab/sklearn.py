@@ -338,7 +338,7 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
     >>> from sklearn.datasets import load_iris
     >>> from neuralab.sklearn import NeuralNetClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = NeuralNetClassifier((16,), lr=1e-2, epochs=100, random_state=0).fit(X, y)
+    >>> clf = NeuralNetClassifier((16,), lr=1e-2, batch_size=32, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     """
@@ -440,8 +440,8 @@ class NeuralNetRegressor(RegressorMixin, _BaseNeuralNet):
     >>> import numpy as np
     >>> from neuralab.sklearn import NeuralNetRegressor
     >>> X = np.linspace(-1, 1, 64)[:, None]
-    >>> reg = NeuralNetRegressor((32,), lr=1e-2, epochs=150, random_state=0)
-    >>> reg.fit(X, 2 * X[:, 0] + 1).score(X, 2 * X[:, 0] + 1) > 0.95
+    >>> reg = NeuralNetRegressor((32,), lr=1e-2, batch_size=16, random_state=0)
+    >>> reg.fit(X, 2 * X[:, 0] + 1).score(X, 2 * X[:, 0] + 1) > 0.99
     True
     """
 

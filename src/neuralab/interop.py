@@ -1,0 +1,175 @@
+r"""PyTorch interop: move a network to ``torch.nn.Sequential`` and back, with the same outputs.
+
+A neuralab ``Dense`` layer and ``torch.nn.Linear`` store the same matrix in the same
+orientation: ``W`` is (n_out, n_in) in both, so ``Linear.weight = W`` and
+``Linear.bias = b[:, 0]`` (neuralab keeps ``b`` as a column). The activations map one to one:
+
+================= ===================================
+neuralab          PyTorch
+================= ===================================
+``Dense(i, o)``   ``Linear(i, o)``
+``Sigmoid``       ``Sigmoid``
+``Tanh``          ``Tanh``
+``ReLU``          ``ReLU``
+``LeakyReLU(α)``  ``LeakyReLU(negative_slope=α)``
+``Identity``      ``Identity``
+``Softmax``       ``Softmax(dim=1)`` (over the units of each sample)
+================= ===================================
+
+PyTorch stays optional: it is imported inside the functions, never by ``import neuralab``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations as _act
+from .layers import Dense
+from .model import Sequential
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is installed in the test env
+        raise ImportError("neuralab.interop needs PyTorch; install it with `pip install torch`"
+                          ) from exc
+    return torch
+
+
+def _as_model(model) -> Sequential:
+    """A neuralab Sequential, also from a fitted ``neuralab.sklearn`` estimator (``model_``)."""
+    if isinstance(model, Sequential):
+        return model
+    inner = getattr(model, "model_", None)
+    if isinstance(inner, Sequential):
+        return inner
+    raise TypeError(f"model must be a neuralab Sequential (or a fitted neuralab.sklearn "
+                    f"estimator), got {type(model).__name__}")
+
+
+def to_torch(model):
+    r"""An equivalent ``torch.nn.Sequential`` with copies of the parameters.
+
+    Parameters
+    ----------
+    model : Sequential
+        A neuralab network (or a fitted ``neuralab.sklearn`` estimator).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        In the model's dtype (float32 or float64). For samples as rows ``X`` (m, n_in),
+
+        .. math::
+
+            \mathrm{torch}(X) = \mathrm{model.forward}(X)
+
+        up to rounding; ``Linear`` holds ``weight = W`` and ``bias = b[:, 0]``.
+
+    Examples
+    --------
+    >>> import numpy as np, neuralab as nl
+    >>> model = nl.MLP([4, 8, 3], seed=0)
+    >>> net = nl.interop.to_torch(model)
+    >>> net
+    Sequential(
+      (0): Linear(in_features=4, out_features=8, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=8, out_features=3, bias=True)
+      (3): Softmax(dim=1)
+    )
+    """
+    torch = _torch()
+    nn = torch.nn
+    model = _as_model(model)
+    dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
+        model.dtype]
+    simple = {_act.Sigmoid: nn.Sigmoid, _act.Tanh: nn.Tanh, _act.ReLU: nn.ReLU,
+              _act.Identity: nn.Identity}
+    modules = []
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Dense):
+            linear = nn.Linear(layer.n_in, layer.n_out, dtype=dtype)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(np.array(layer.W)))
+                linear.bias.copy_(torch.from_numpy(np.array(layer.b[:, 0])))
+            modules.append(linear)
+        elif type(layer) in simple:
+            modules.append(simple[type(layer)]())
+        elif type(layer) is _act.LeakyReLU:
+            modules.append(nn.LeakyReLU(negative_slope=layer.alpha))
+        elif type(layer) is _act.Softmax:
+            modules.append(nn.Softmax(dim=1))
+        else:
+            raise TypeError(f"to_torch: layer {i} ({type(layer).__name__}) has no PyTorch "
+                            "equivalent here; supported: Dense, Sigmoid, Tanh, ReLU, "
+                            "LeakyReLU, Identity, Softmax")
+    return nn.Sequential(*modules)
+
+
+def _flatten(module):
+    nn = _torch().nn
+    if isinstance(module, nn.Sequential):
+        for child in module:
+            yield from _flatten(child)
+    else:
+        yield module
+
+
+def from_torch(module, dtype=None) -> Sequential:
+    """A neuralab ``Sequential`` with the layers and parameters of a torch ``Sequential``.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential or torch.nn.Linear
+        ``Linear`` layers and the activations ``Sigmoid``, ``Tanh``, ``ReLU``,
+        ``LeakyReLU``, ``Identity`` and ``Softmax(dim=1 or -1)``; nested ``Sequential``
+        containers are flattened. A ``Linear`` without bias gets ``b = 0``.
+    dtype : {"float32", "float64"} or None, default None
+        None takes the dtype of the first ``Linear`` weight.
+
+    Returns
+    -------
+    Sequential
+        ``model.forward(X)`` equals ``module(X)`` up to rounding: ``W = weight``,
+        ``b = bias[:, None]``.
+
+    Raises
+    ------
+    TypeError
+        Naming the first module that has no neuralab equivalent.
+    """
+    torch = _torch()
+    nn = torch.nn
+    if isinstance(module, nn.Linear):
+        module = nn.Sequential(module)
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(f"from_torch expects a torch.nn.Sequential (or Linear), got "
+                        f"{type(module).__name__}; rebuild the network as a Sequential")
+    simple = {nn.Sigmoid: _act.Sigmoid, nn.Tanh: _act.Tanh, nn.ReLU: _act.ReLU,
+              nn.Identity: _act.Identity}
+    layers, linears = [], []
+    for i, sub in enumerate(_flatten(module)):
+        if isinstance(sub, nn.Linear):
+            layers.append(Dense(sub.in_features, sub.out_features))
+            linears.append((layers[-1], sub))
+        elif type(sub) in simple:
+            layers.append(simple[type(sub)]())
+        elif type(sub) is nn.LeakyReLU:
+            layers.append(_act.LeakyReLU(alpha=sub.negative_slope))
+        elif type(sub) is nn.Softmax and sub.dim in (1, -1):
+            layers.append(_act.Softmax())
+        else:
+            raise TypeError(f"from_torch: module {i} ({sub!r}) is not supported; use Linear, "
+                            "Sigmoid, Tanh, ReLU, LeakyReLU, Identity or Softmax(dim=1)")
+    if not linears:
+        raise ValueError("from_torch: the module has no Linear layer to fix its input width")
+    if dtype is None:
+        dtype = str(linears[0][1].weight.dtype).removeprefix("torch.")
+    model = Sequential(layers, dtype=dtype)
+    for dense, linear in linears:
+        dense.W[...] = linear.weight.detach().cpu().numpy()
+        dense.b[...] = 0.0 if linear.bias is None else \
+            linear.bias.detach().cpu().numpy()[:, None]
+    return model

@@ -1,0 +1,126 @@
+"""ONNX export: write a network as a standard ONNX graph that any ONNX runtime can execute.
+
+Each ``Dense`` layer becomes one ``Gemm`` node, ``Y = X Wᵀ + b`` on samples as rows (``transB=1``
+reads neuralab's (n_out, n_in) ``W`` as is), each activation its ONNX operator:
+
+================= ===========================
+neuralab          ONNX operator
+================= ===========================
+``Dense``         ``Gemm(transB=1)``
+``Sigmoid``       ``Sigmoid``
+``Tanh``          ``Tanh``
+``ReLU``          ``Relu``
+``LeakyReLU(α)``  ``LeakyRelu(alpha=α)``
+``Identity``      ``Identity``
+``Softmax``       ``Softmax(axis=-1)``
+================= ===========================
+
+The ``onnx`` package is an optional extra (``pip install neuralab[onnx]``), imported only when
+:func:`export_onnx` runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import activations as _act
+from .layers import Dense
+
+#: opset of the exported graphs (Softmax with ``axis`` over the last dimension needs >= 13).
+OPSET = 17
+
+_OPS = {_act.Sigmoid: "Sigmoid", _act.Tanh: "Tanh", _act.ReLU: "Relu",
+        _act.Identity: "Identity", _act.Softmax: "Softmax", _act.LeakyReLU: "LeakyRelu"}
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError("export_onnx needs the onnx package; install the extra with "
+                          "`pip install neuralab[onnx]` (or `pip install onnx`)") from exc
+    return onnx
+
+
+def export_onnx(model, path, *, input_name: str = "X", output_name: str = "Y",
+                opset: int = OPSET):
+    """Write ``model`` to ``path`` as an ONNX graph and return the ``onnx.ModelProto``.
+
+    Parameters
+    ----------
+    model : Sequential
+        A neuralab network (or a fitted ``neuralab.sklearn`` estimator, whose ``model_`` is
+        exported; a classifier's graph outputs its class probabilities).
+    path : str or os.PathLike
+        The ``.onnx`` file to write.
+    input_name, output_name : str, default "X", "Y"
+        Names of the graph's input (batch, n_in) and output (batch, n_out); the batch
+        dimension is dynamic (named "batch").
+    opset : int, default 17
+        ONNX operator-set version (at least 13).
+
+    Returns
+    -------
+    onnx.ModelProto
+        The graph, already checked by ``onnx.checker.check_model``. It computes in the model's
+        dtype (float32 or float64).
+
+    Examples
+    --------
+    >>> import numpy as np, onnxruntime as ort, neuralab as nl
+    >>> model = nl.MLP([4, 8, 3], seed=0)
+    >>> _ = nl.export_onnx(model, "mlp.onnx")                                # doctest: +SKIP
+    >>> sess = ort.InferenceSession("mlp.onnx")                            # doctest: +SKIP
+    >>> sess.run(None, {"X": np.ones((2, 4), np.float32)})[0].shape         # doctest: +SKIP
+    (2, 3)
+    """
+    from .interop import _as_model
+
+    model = _as_model(model)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}")
+    for name, value in (("input_name", input_name), ("output_name", output_name)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if input_name == output_name:
+        raise ValueError("input_name and output_name must differ")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
+        raise ValueError(f"opset must be an integer >= 13 (Softmax over axis -1), got {opset!r}")
+    onnx = _onnx()
+    helper = onnx.helper
+    elem = helper.np_dtype_to_tensor_dtype(model.dtype)
+
+    nodes, weights = [], []
+    current = input_name
+    last = len(model.layers) - 1
+    for i, layer in enumerate(model.layers):
+        out = output_name if i == last else f"a{i}"
+        if isinstance(layer, Dense):
+            W, b = f"W{i}", f"b{i}"
+            weights += [onnx.numpy_helper.from_array(np.array(layer.W), W),
+                        onnx.numpy_helper.from_array(np.array(layer.b[:, 0]), b)]
+            nodes.append(helper.make_node("Gemm", [current, W, b], [out], name=f"dense{i}",
+                                          transB=1))
+        elif type(layer) in _OPS:
+            op = _OPS[type(layer)]
+            attrs = {"alpha": float(layer.alpha)} if op == "LeakyRelu" else \
+                {"axis": -1} if op == "Softmax" else {}
+            nodes.append(helper.make_node(op, [current], [out], name=f"{op.lower()}{i}",
+                                          **attrs))
+        else:
+            raise TypeError(f"export_onnx: layer {i} ({type(layer).__name__}) has no ONNX "
+                            f"mapping; supported: Dense, {', '.join(o.__name__ for o in _OPS)}")
+        current = out
+
+    graph = helper.make_graph(
+        nodes, "neuralab",
+        inputs=[helper.make_tensor_value_info(input_name, elem, ["batch", model.n_in])],
+        outputs=[helper.make_tensor_value_info(output_name, elem, ["batch", model.n_out])],
+        initializer=weights)
+    proto = helper.make_model(graph, producer_name="neuralab",
+                              opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(proto)
+    onnx.save(proto, os.fspath(path))
+    return proto
