@@ -203,8 +203,11 @@ def test_optimizer_instance_is_copied_not_trained(iris):
     opt = nl.optim.Momentum(lr=0.05, beta=0.9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = NeuralNetClassifier((4,), optimizer=opt, alpha=0.0, epochs=3).fit(Xtr, ytr)
-    assert opt.t == 0 and clf.optimizer_.t > 0 and clf.optimizer_ is not opt
+        clf = NeuralNetClassifier((4,), optimizer=opt, alpha=1e-3, batch_size=64,
+                                  epochs=3).fit(Xtr, ytr)
+    assert opt.t == 0 and clf.optimizer_ is not opt
+    assert type(clf.optimizer_) is nl.optim.Momentum and clf.optimizer_.t == 3 * 2
+    # 3 epochs of ⌈105 / 64⌉ = 2 steps
 
 
 @quiet

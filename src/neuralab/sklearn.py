@@ -161,25 +161,32 @@ class _BaseNeuralNet(BaseEstimator):
             check_float(self.validation_fraction, "validation_fraction", low=0.0, high=1.0,
                         low_inclusive=False, high_inclusive=False)
         self._hidden_sizes()
+        self._new_optimizer()
+        self._make_schedule()
 
-    def _make_optimizer(self, model, batch_size):
+    def _new_optimizer(self):
+        """A fresh optimizer from ``optimizer`` (a name built with ``lr``, or a copied instance)."""
         spec = self.optimizer
         if isinstance(spec, _optim.Optimizer):
             inner = copy.deepcopy(spec)  # never train the parameter object itself
         else:
             inner = _optim.get(spec, lr=self.lr)
-        if self.alpha == 0.0:
-            return inner
-        if inner.needs_closure:
+        if self.alpha != 0.0 and inner.needs_closure:
             raise ValueError(f"alpha must be 0 with the second-order optimizer {spec!r} (its "
                              "closure evaluates the loss without the L2 penalty); set alpha=0")
+        return inner
+
+    def _stepper(self, model, batch_size):
+        """``optimizer_``, wrapped to add the weight penalty's gradient when ``alpha > 0``."""
+        if self.alpha == 0.0:
+            return self.optimizer_
         mask = np.zeros(model.n_params, dtype=model.dtype)
         start = 0
         for layer in model.layers:
             if isinstance(layer, Dense):
                 mask[start:start + layer.n_out * layer.n_in] = 1.0  # W comes first, then b
             start += layer.n_params
-        return _WeightPenalty(inner, mask, self.alpha / batch_size)
+        return _WeightPenalty(self.optimizer_, mask, self.alpha / batch_size)
 
     def _make_schedule(self):
         """The schedule t ↦ α_t: None (constant ``lr``), a callable, or a name."""
@@ -223,7 +230,7 @@ class _BaseNeuralNet(BaseEstimator):
         m = X.shape[0]
         bs = min(200, m) if self.batch_size == "auto" else min(self.batch_size, m)
         if not incremental or not hasattr(self, "optimizer_"):
-            self.optimizer_ = self._make_optimizer(self.model_, bs)
+            self.optimizer_ = self._new_optimizer()
         schedule = self._make_schedule()
         offset = self.n_iter_ if incremental else 0
         shifted = None if schedule is None else (lambda t: schedule(t + offset))
@@ -238,7 +245,8 @@ class _BaseNeuralNet(BaseEstimator):
             validation = (Xv, Yv)
         self._best, self._no_improvement, self._converged = np.inf, 0, False
         self._best_params = None
-        _nl_fit(self.model_, X, Y, loss=self._loss(), optimizer=self.optimizer_,
+        _nl_fit(self.model_, X, Y, loss=self._loss(),
+                optimizer=self._stepper(self.model_, bs),
                 schedule=shifted, epochs=1 if incremental else self.epochs, batch_size=bs,
                 shuffle=True, seed=int(self._rng.randint(2**31 - 1)),
                 validation_data=validation, callbacks=[_Monitor(self, stopping)],
