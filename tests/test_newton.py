@@ -236,8 +236,8 @@ def test_newton_cg_beats_gd_for_the_same_number_of_gradient_evaluations():
     nl.fit(model, X, y, optimizer=opt, epochs=steps, batch_size=None)
     ncg_loss = nl.evaluate(model, X, y)["loss"]
     # fit's gradient per step + every loss evaluation + a curvature product counted as two
-    budget = steps + opt.n_evals_ + 2 * opt.n_hvp_
-    assert opt.n_hvp_ >= steps
+    budget = steps + opt.n_evals + 2 * opt.n_hvp
+    assert opt.n_hvp >= steps
     gd_losses = []
     for lr in (0.5, 1.0):
         gd = nl.MLP([64, 32, 10], activation="tanh", seed=0, dtype="float64")

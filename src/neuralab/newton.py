@@ -80,7 +80,8 @@ class _SecondOrder(Optimizer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.pop("weight_decay", None)
+        for counter in ("weight_decay", "n_hvp", "n_evals"):
+            cfg.pop(counter, None)
         return cfg
 
     def step(self, theta, grad, lr=None, closure=None):
@@ -231,7 +232,7 @@ class NewtonCG(_SecondOrder):
     Attributes
     ----------
     damping_ : float
-    n_hvp_, n_evals_ : int
+    n_hvp, n_evals : int
         Curvature products and (forward-only) loss evaluations so far, for cost accounting;
         one product costs about two gradient evaluations.
     cg_iters_ : int
@@ -248,10 +249,10 @@ class NewtonCG(_SecondOrder):
             raise ValueError(f"curvature must be 'gauss_newton' or 'hessian', got {curvature!r}")
         self.curvature = curvature
         self.max_backtracks = check_int(max_backtracks, "max_backtracks", minimum=0)
-        self.n_hvp_ = self.n_evals_ = self.cg_iters_ = 0
+        self.n_hvp = self.n_evals = self.cg_iters_ = 0
 
     def _product(self, c, v):
-        self.n_hvp_ += 1
+        self.n_hvp += 1
         Bv = c.hvp(v, self.curvature == "gauss_newton")
         Bv += self.damping_ * v
         return Bv
@@ -283,7 +284,7 @@ class NewtonCG(_SecondOrder):
         return p, r
 
     def _update(self, theta, grad, lr, c):
-        self.n_evals_ += 1
+        self.n_evals += 1
         f0 = c.value()
         g = np.array(grad, dtype=theta.dtype)
         self.cg_iters_ = 0
@@ -294,7 +295,7 @@ class NewtonCG(_SecondOrder):
         alpha = lr
         for _ in range(self.max_backtracks + 1):
             theta[...] = theta0 + alpha * p
-            self.n_evals_ += 1
+            self.n_evals += 1
             f = c.value()
             if np.isfinite(f) and f <= f0 + _rounding_slack(f0):
                 predicted = alpha * gp + 0.5 * alpha * alpha * pAp
