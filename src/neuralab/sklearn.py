@@ -266,11 +266,6 @@ class _BaseNeuralNet(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
         return self.model_.forward(X)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
 
 class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
     r"""A multilayer-perceptron classifier trained by neuralab: softmax output, cross-entropy.
