@@ -3,11 +3,12 @@
 The public names; see README.md for the API in one screen.
 """
 
-from . import activations, functional, init, losses, optim, schedules
+from . import activations, functional, hessian, init, interop, losses, newton, optim, schedules
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
 from .model import MLP, LogisticRegression, Perceptron, Sequential
+from .onnx import export_onnx
 from .train import Callback, History, evaluate, fit
 
 __version__ = "0.1.0"
@@ -16,5 +17,6 @@ __all__ = [
     "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
     "Identity", "Layer", "LeakyReLU", "LogisticRegression", "Perceptron", "ReLU", "Sequential",
     "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
-    "losses", "optim", "schedules",
+    "losses", "optim", "schedules", "hessian", "newton",
+    "interop", "export_onnx",
 ]
