@@ -12,6 +12,7 @@ Rosenbrock function. ``model.grads`` is left as it was (the gradient before the 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 from . import hessian as _hs
 from ._validation import check_float, check_int
@@ -175,7 +176,7 @@ class Newton(_SecondOrder):
         eye = np.eye(H.shape[0])
         for _ in range(self.max_tries):
             try:
-                L = np.linalg.cholesky(H + self.damping_ * eye)
+                factor = cho_factor(H + self.damping_ * eye, check_finite=False)
             except np.linalg.LinAlgError:
                 if not self.adaptive:
                     raise ValueError("Newton: H + damping·I is not positive definite (a "
@@ -183,7 +184,7 @@ class Newton(_SecondOrder):
                                      "damping") from None
                 self._bump(scale)
                 continue
-            p = np.linalg.solve(L.T, np.linalg.solve(L, g))  # (H + λI)⁻¹ g
+            p = cho_solve(factor, g, check_finite=False)  # (H + λI)⁻¹ g
             theta[...] = theta0 - lr * p
             f = c.value()
             if not self.adaptive:
