@@ -58,15 +58,20 @@ def _measure(model, ms, rng):
 def run(quick=False, seed=0):
     """Time ``model._forward`` and ``model.loss_and_grad`` on all m columns at once vs on one
     column at a time (the lecture's ``z^{[1](i)} = W^{[1]} x^{(i)} + b^{[1]}`` loop), float64,
-    minimum of several repeats, for the slide's 2-4-1 sigmoid network and a digits-sized
-    64-32-10 ReLU network."""
+    one BLAS thread, minimum of several repeats, for the slide's 2-4-1 sigmoid network and a
+    digits-sized 64-32-10 ReLU network."""
     rng = np.random.default_rng(seed)
     nets = {"slide 2-4-1 sigmoid": MLP([2, 4, 1], activation="sigmoid", output="sigmoid",
                                        seed=seed, dtype="float64"),
             "digits 64-32-10 ReLU": MLP([64, 32, 10], activation="relu", output="softmax",
                                         seed=seed, dtype="float64")}
     ms = [1, 10, 100, 1000] if quick else [1, 10, 100, 1000, 10000]
-    results = {name: _measure(model, ms, rng) for name, model in nets.items()}
+    # one BLAS thread for both paths: this measures vectorization, not parallelism, and a
+    # multithreaded BLAS on a busy machine can stall for milliseconds waiting for its threads
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = {name: _measure(model, ms, rng) for name, model in nets.items()}
     numbers = {}
     for name, (rows, diff) in results.items():
         numbers[name] = {f"m={m}": {c: round(v, 4) for c, v in r.items()} for m, r in rows.items()}
