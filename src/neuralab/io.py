@@ -1,0 +1,349 @@
+"""Model files and training checkpoints, in the safetensors format (never pickle).
+
+A safetensors file is an 8-byte little-endian header length ``N``, then ``N`` bytes of JSON
+describing each tensor (``dtype``, ``shape``, ``data_offsets``) plus a string-to-string
+``__metadata__`` map, then the raw tensor bytes. Loading a file someone hands you must not
+trust any of it, so :func:`_read_header` checks the header length, the JSON, every tensor's
+dtype, shape and byte range against the file size *before* a single tensor is allocated.
+
+* :func:`save` / :func:`load`: a model's flat θ (``model.params``) as one tensor ``"params"``,
+  the architecture (``model.get_config()``) as JSON in the metadata.
+* :func:`write_checkpoint` / :func:`read_checkpoint`: any named arrays plus JSON metadata,
+  written atomically (temporary file, fsync, rename), for ``fit(..., resume_from=...)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import tempfile
+
+import numpy as np
+
+#: Format tag and version written into every model file's metadata.
+MODEL_FORMAT, MODEL_FORMAT_VERSION = "neuralab", "1"
+#: Format tag and version written into every checkpoint's metadata.
+CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION = "neuralab-checkpoint", "1"
+
+#: Largest JSON header accepted (bytes); real neuralab headers are a few kB.
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+#: safetensors dtype codes -> NumPy dtypes that neuralab reads and writes.
+_DTYPES = {
+    "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
+    "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
+    "U64": np.dtype("<u8"), "U32": np.dtype("<u4"), "U16": np.dtype("<u2"), "U8": np.dtype("u1"),
+    "BOOL": np.dtype("bool"),
+}
+
+
+# ---------------------------------------------------------------------------- validation
+def _read_header(path) -> tuple[dict, dict]:
+    """Parse and validate a safetensors header; return ``(tensors, metadata)``.
+
+    ``tensors`` maps each name to ``{"dtype", "shape", "data_offsets"}``, checked so that every
+    tensor's byte range lies in the file, has size ``prod(shape) * itemsize``, and the ranges
+    tile the data section exactly. Raises ``ValueError`` naming ``path`` on any problem.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, not a safetensors file")
+    file_size = os.path.getsize(path)
+
+    def bad(what):
+        return ValueError(f"{path!r} is not a valid neuralab safetensors file: {what}")
+
+    if file_size < 8:
+        raise bad(f"it has {file_size} bytes, fewer than the 8-byte header length")
+    with open(path, "rb") as f:
+        (n_header,) = struct.unpack("<Q", f.read(8))
+        if n_header > MAX_HEADER_BYTES or n_header > file_size - 8:
+            raise bad(f"declared header length {n_header} exceeds "
+                      f"{'the 100 MB limit' if n_header > MAX_HEADER_BYTES else 'the file size'}"
+                      f" ({file_size} bytes; truncated or not safetensors)")
+        raw = f.read(n_header)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad(f"the header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise bad("the header is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise bad("__metadata__ must map strings to strings")
+    data_size = file_size - 8 - n_header
+    spans = []
+    for name, info in header.items():
+        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+            raise bad(f"tensor {name!r} must have exactly dtype, shape and data_offsets")
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if dtype not in _DTYPES:
+            raise bad(f"tensor {name!r} has unsupported dtype {dtype!r}; "
+                      f"supported: {', '.join(_DTYPES)}")
+        if not isinstance(shape, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise bad(f"tensor {name!r} has an invalid shape {shape!r}")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(
+                isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1]):
+            raise bad(f"tensor {name!r} has invalid data_offsets {offsets!r}")
+        n_bytes = math.prod(shape) * _DTYPES[dtype].itemsize     # exact Python ints
+        if offsets[1] - offsets[0] != n_bytes:
+            raise bad(f"tensor {name!r} of shape {shape} and dtype {dtype} needs {n_bytes} bytes "
+                      f"but data_offsets {offsets} span {offsets[1] - offsets[0]}")
+        if offsets[1] > data_size:
+            raise bad(f"tensor {name!r} ends at byte {offsets[1]} of the data section but only "
+                      f"{data_size} bytes follow the header (truncated file?)")
+        spans.append((offsets[0], offsets[1], name))
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            raise bad(f"tensor {name!r} starts at byte {begin}, expected {position} "
+                      "(overlapping or gapped data)")
+        position = end
+    if position != data_size:
+        raise bad(f"the tensors cover {position} bytes but {data_size} bytes follow the header")
+    return header, metadata
+
+
+def _read_tensors(path, names) -> dict[str, np.ndarray]:
+    """Read the (already validated) tensors ``names`` from ``path`` with safetensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="numpy") as f:
+            return {name: np.array(f.get_tensor(name)) for name in names}
+    except Exception as exc:  # safetensors raises its own error types
+        raise ValueError(f"{os.fspath(path)!r} could not be read as safetensors: {exc}") from None
+
+
+def _check_format(path, metadata: dict, fmt: str, version: str) -> None:
+    if metadata.get("format") != fmt:
+        raise ValueError(f"{os.fspath(path)!r} is not a {fmt} file "
+                         f"(metadata format = {metadata.get('format')!r})")
+    if metadata.get("format_version") != version:
+        raise ValueError(f"{os.fspath(path)!r} has format_version "
+                         f"{metadata.get('format_version')!r}; this neuralab reads version "
+                         f"{version} (upgrade neuralab)")
+
+
+def _json_field(path, metadata: dict, key: str):
+    try:
+        return json.loads(metadata[key])
+    except KeyError:
+        raise ValueError(f"{os.fspath(path)!r} has no {key!r} entry in its metadata") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{os.fspath(path)!r}: metadata {key!r} is not valid JSON "
+                         f"({exc})") from None
+
+
+def _config_n_params(path, config) -> int:
+    """Parameter count of the architecture in ``config``, computed without building it."""
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise ValueError(f"{os.fspath(path)!r}: the model config must be an object with a "
+                         "'layers' list")
+    total = 0
+    for i, spec in enumerate(config["layers"]):
+        if isinstance(spec, dict) and spec.get("type") == "Dense":
+            n_in, n_out = spec.get("n_in"), spec.get("n_out")
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                       for v in (n_in, n_out)):
+                raise ValueError(f"{os.fspath(path)!r}: model config layers[{i}] (Dense) needs "
+                                 f"positive integer n_in and n_out, got {n_in!r}, {n_out!r}")
+            total += n_out * n_in + n_out
+    return total
+
+
+# ---------------------------------------------------------------------------- atomic writes
+def _atomic_write(path, arrays: dict, metadata: dict) -> None:
+    """Write a safetensors file to ``path`` so a crash leaves the old file or the new one."""
+    from safetensors.numpy import save_file
+
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
+                               suffix=".tmp")
+    try:
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())       # mkstemp makes 0600; give a normal file's mode
+        save_file(arrays, tmp, metadata=metadata)
+        with open(tmp, "rb+") as f:
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: str) -> None:
+    """Persist a rename (POSIX); a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------- models
+def save(model, path) -> None:
+    """Save a model to a safetensors file: θ plus the architecture, never a pickle.
+
+    Parameters
+    ----------
+    model : Sequential
+        Any neuralab model (``MLP``, ``LogisticRegression``... are ``Sequential``).
+    path : str or path-like
+        Destination, conventionally ``*.safetensors``; replaced atomically.
+
+    Notes
+    -----
+    The file holds one tensor ``"params"`` (θ, the flat vector ``model.params``) and the
+    metadata ``format = "neuralab"``, ``format_version = "1"``, ``config`` (the JSON of
+    ``model.get_config()``) and ``dtype``. Any safetensors reader can open it.
+
+    Examples
+    --------
+    >>> import neuralab as nl, numpy as np, tempfile, os
+    >>> model = nl.MLP([4, 8, 3], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+    >>> nl.save(model, path)
+    >>> X = np.ones((2, 4), dtype="float32")
+    >>> bool(np.array_equal(nl.load(path).forward(X), model.forward(X)))
+    True
+    """
+    from .model import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a neuralab Sequential model, got {type(model).__name__}")
+    config = model.get_config()
+    metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
+                "config": json.dumps(config), "dtype": model.dtype.name}
+    _atomic_write(path, {"params": np.asarray(model.params, order="C")}, metadata)
+
+
+def load(path):
+    """Load a model written by :func:`save`; it gives identical outputs.
+
+    The file is validated before anything large is allocated: the header length, the JSON
+    header, each tensor's dtype, shape and byte range, the format tag and version, and that
+    θ has exactly as many entries as the stored architecture has parameters.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        Naming the file and what is wrong, for a broken, truncated, hostile or foreign file.
+    """
+    from .model import Sequential
+
+    tensors, metadata = _read_header(path)
+    _check_format(path, metadata, MODEL_FORMAT, MODEL_FORMAT_VERSION)
+    config = _json_field(path, metadata, "config")
+    if "params" not in tensors:
+        raise ValueError(f"{os.fspath(path)!r} has no 'params' tensor "
+                         f"(tensors: {sorted(tensors)})")
+    info = tensors["params"]
+    dtype = config.get("dtype", "float32") if isinstance(config, dict) else None
+    expected = {"float32": "F32", "float64": "F64"}.get(dtype)
+    if expected is None:
+        raise ValueError(f"{os.fspath(path)!r}: model config dtype must be 'float32' or "
+                         f"'float64', got {dtype!r}")
+    if info["dtype"] != expected:
+        raise ValueError(f"{os.fspath(path)!r}: 'params' has dtype {info['dtype']} but the "
+                         f"model is {dtype} ({expected})")
+    n_params = _config_n_params(path, config)
+    if info["shape"] != [n_params]:
+        raise ValueError(f"{os.fspath(path)!r}: 'params' has shape {info['shape']} but the "
+                         f"stored architecture has {n_params} parameters (shape [{n_params}])")
+    try:
+        model = Sequential.from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{os.fspath(path)!r}: cannot rebuild the model: {exc}") from None
+    if model.n_params != n_params:
+        raise ValueError(f"{os.fspath(path)!r}: the rebuilt model has {model.n_params} "
+                         f"parameters, the file {n_params}")
+    model.params[...] = _read_tensors(path, ["params"])["params"]
+    return model
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def write_checkpoint(path, arrays: dict, meta: dict) -> None:
+    """Write named arrays and JSON metadata to ``path`` atomically.
+
+    The file is written to a temporary file in the same directory, flushed and fsync'ed, then
+    renamed over ``path`` (``os.replace``) and the directory fsync'ed: a crash at any moment
+    leaves either the previous checkpoint or the new one at ``path``, never a partial file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    arrays : dict of str -> ndarray
+        θ, optimizer state, RNG state... Numeric or bool dtypes (float32/64, int32/64,
+        uint32/64, bool, ...); 0-d and empty arrays round-trip. Names must not start with
+        ``"__"``.
+    meta : dict
+        JSON-serializable values (epoch, step, config...), stored as one JSON string.
+    """
+    if not isinstance(arrays, dict):
+        raise TypeError(f"arrays must be a dict of name -> ndarray, got {type(arrays).__name__}")
+    if not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
+    prepared = {}
+    for name, value in arrays.items():
+        if not isinstance(name, str) or not name or name.startswith("__"):
+            raise ValueError(f"array names must be non-empty strings not starting with '__', "
+                             f"got {name!r}")
+        arr = np.asarray(value)
+        dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+        if dt not in _DTYPES.values():
+            raise TypeError(f"arrays[{name!r}] has dtype {arr.dtype}, which checkpoints do not "
+                            "store; use a numeric or bool dtype")
+        prepared[name] = np.asarray(arr, dtype=dt, order="C")    # keeps 0-d arrays 0-d
+    try:
+        meta_json = json.dumps(meta, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"meta must be JSON-serializable: {exc}") from None
+    metadata = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION,
+                "meta": meta_json}
+    _atomic_write(path, prepared, metadata)
+
+
+def read_checkpoint(path) -> tuple[dict, dict]:
+    """Read a checkpoint written by :func:`write_checkpoint`: ``(arrays, meta)``.
+
+    Validated like :func:`load` (header length, JSON, every tensor's dtype, shape and byte
+    range against the file size) before any array is read. Arrays come back with the dtype
+    and shape (0-d included) they were written with.
+    """
+    tensors, metadata = _read_header(path)
+    _check_format(path, metadata, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION)
+    meta = _json_field(path, metadata, "meta")
+    if not isinstance(meta, dict):
+        raise ValueError(f"{os.fspath(path)!r}: checkpoint meta must be a JSON object")
+    arrays = _read_tensors(path, list(tensors))
+    for name, info in tensors.items():     # safetensors must agree with the header we checked
+        arr = arrays[name]
+        if list(arr.shape) != info["shape"] or arr.dtype != _DTYPES[info["dtype"]]:
+            raise ValueError(f"{os.fspath(path)!r}: tensor {name!r} read back as "
+                             f"{arr.dtype}{arr.shape}, header says {info}")
+    return arrays, meta
