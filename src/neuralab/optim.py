@@ -25,10 +25,9 @@ Newton's method and Newton-CG live in :mod:`neuralab.newton` and are registered 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from . import _kernels
 from ._validation import check_float
 
 
@@ -319,21 +318,13 @@ class Adam(Optimizer):
 
     def _update(self, theta, grad, lr):
         m, v = self._zeros("m", theta), self._zeros("v", theta)
-        step = self._scratch("_buf", theta)
-        m *= self.beta1                                   # m ← β₁m + (1 − β₁)g
-        np.multiply(grad, 1.0 - self.beta1, out=step)
-        m += step
-        v *= self.beta2                                   # v ← β₂v + (1 − β₂)g²
-        np.multiply(grad, grad, out=step)
-        step *= 1.0 - self.beta2
-        v += step
-        bc1, bc2 = 1.0 - self.beta1 ** self.t, 1.0 - self.beta2 ** self.t
-        np.sqrt(v, out=step)                              # √v̂ + ε = √v / √bc2 + ε
-        step /= math.sqrt(bc2)
-        step += self.eps
-        np.divide(m, step, out=step)                      # m̂ / (√v̂ + ε), m̂ = m / bc1
-        step *= lr / bc1
-        theta -= step
+        scratch = self.__dict__.get("_chunks")
+        if scratch is None or scratch[0].dtype != theta.dtype or scratch[0].size < min(
+                theta.size, _kernels.CHUNK):
+            scratch = self.__dict__["_chunks"] = _kernels.scratch_buffers(theta.dtype, theta.size)
+        # the rule above, chunk by chunk (one trip through memory): see _kernels.adam_update
+        _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2, self.eps, self.t,
+                             scratch)
 
     def effective_lr(self, lr=None):
         """α / ((1 − β₁ᵗ)(√v̂ + ε)): the factor that multiplies the first moment m."""
