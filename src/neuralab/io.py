@@ -170,8 +170,8 @@ def _atomic_write(path, arrays: dict, metadata: dict) -> None:
                                suffix=".tmp")
     try:
         os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())       # mkstemp makes 0600; give a normal file's mode
         save_file(arrays, tmp, metadata=metadata)
+        os.chmod(tmp, 0o666 & ~_umask())       # a normal file's mode, not mkstemp's 0600
         with open(tmp, "rb+") as f:
             f.flush()
             os.fsync(f.fileno())
