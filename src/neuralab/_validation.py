@@ -76,3 +76,58 @@ def lookup(name, table: dict, kind: str):
     if key not in table:
         raise ValueError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}")
     return table[key]
+
+
+def check_bool(value, name: str) -> bool:
+    """Check that ``value`` is a bool (``True``/``False`` or a NumPy bool), not a truthy object.
+
+    ``shuffle="no"`` is truthy; accepting it would silently do the opposite of what was meant.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_seed(seed, name: str = "seed"):
+    """Check a random seed: ``None`` (fresh entropy) or an integer >= 0."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative integer or None, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer or None, got {seed}")
+    return int(seed)
+
+
+def check_fraction(value, name: str) -> float:
+    """Check a fraction strictly between 0 and 1 (``validation_split``, ``test_size``...)."""
+    return check_float(value, name, low=0.0, high=1.0, low_inclusive=False,
+                       high_inclusive=False)
+
+
+def check_lr(value, name: str = "lr") -> float:
+    """Check a learning rate α > 0 (finite); ``name`` says where it came from.
+
+    Use it on what a schedule returns, e.g. ``check_lr(schedule(t), f"schedule({t})")``, so a
+    schedule that yields a negative or NaN rate is reported instead of silently training
+    uphill.
+    """
+    return check_float(value, name, low=0.0, low_inclusive=False)
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Check that ``value`` is one of the strings ``choices``; the error lists them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; "
+                         f"got {value!r}")
+    return value
+
+
+def check_model(model, name: str = "model"):
+    """Check that ``model`` is a neuralab ``Sequential`` (or subclass) before any work."""
+    from .model import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"{name} must be a neuralab model (nl.Sequential, nl.MLP, ...), got "
+                        f"{type(model).__name__}")
+    return model
