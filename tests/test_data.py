@@ -314,6 +314,15 @@ def test_load_idx_rejects_broken_files(tmp_path, gz, mangle, match):
     assert "bad.idx" in str(err.value)
 
 
+def test_load_idx_gzip_declaring_more_than_deflate_can_hold(tmp_path):
+    head = b"\x00\x00\x08\x02" + struct.pack(">II", 2**31, 2**31)    # 2**62 bytes declared
+    blob = gzip.compress(head)
+    blob = blob[:-4] + struct.pack("<I", (len(head) + 2**62) % 2**32)  # trailer agrees
+    (tmp_path / "bomb.gz").write_bytes(blob)
+    with pytest.raises(ValueError, match="bomb.gz.*can hold at most"):
+        data.load_idx(tmp_path / "bomb.gz")
+
+
 def test_load_idx_broken_gzip_stream(tmp_path):
     blob = gzip.compress(_idx_bytes(np.zeros((50, 5), np.uint8), 0x08))
     (tmp_path / "b.gz").write_bytes(blob[:15] + blob[-4:])

@@ -160,6 +160,10 @@ def test_wrong_dtype(tmp_path, dtype):
     (lambda h: h.update(extra={"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}),
      "overlapping"),
     (lambda h: h.update(__metadata__={}), "format"),
+    (lambda h: h["__metadata__"].update(config=json.dumps({"dtype": ["float32"], "layers": []})),
+     "dtype must be 'float32' or 'float64'"),
+    (lambda h: h["__metadata__"].update(config="[" * 100_000 + "]" * 100_000), "RecursionError"),
+    (lambda h: h.update(deep=[[[[]]]] * 3), "exactly dtype"),
 ])
 def test_corrupt_headers(tmp_path, change, message):
     model = nl.MLP([3, 4, 2], seed=0)
@@ -298,3 +302,11 @@ def test_gapped_tensor_data(tmp_path):
     header["b"]["data_offsets"] = [4, 8]
     _raw_file(path, header, data=b"\0" * 8)
     assert set(io.read_checkpoint(path)[0]) == {"a", "b"}
+
+
+def test_deeply_nested_header(tmp_path):
+    path = tmp_path / "deep.safetensors"
+    blob = b"[" * 100_000 + b"]" * 100_000
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob)
+    with pytest.raises(ValueError, match="deep.safetensors.*not valid JSON"):
+        nl.load(path)

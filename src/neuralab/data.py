@@ -478,6 +478,9 @@ def load_npz(path, x_key: str = "X", y_key: str | None = "y"):
         raise ValueError(f"{path!r} is not a .npz archive: {exc}") from None
 
 
+#: Deflate expands data at most ~1032x; a gzip IDX declaring more than this is rejected unread.
+_MAX_DEFLATE_RATIO = 1100
+
 #: IDX type code -> big-endian dtype (the format of the MNIST files).
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -523,6 +526,10 @@ def load_idx(path) -> np.ndarray:
             n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
             total = 4 + 4 * ndim + n_bytes
             expected = total % 2**32 if gzipped else total
+            if gzipped and total > _MAX_DEFLATE_RATIO * file_size:
+                raise ValueError(f"{path!r}: the header declares shape {shape} ({total} bytes) "
+                                 f"but {file_size} gzip bytes can hold at most "
+                                 f"{_MAX_DEFLATE_RATIO * file_size} (truncated or forged)")
             if expected != body_limit:
                 raise ValueError(f"{path!r}: the header declares shape {shape} of {dtype.name} "
                                  f"({total} bytes with the header) but the "

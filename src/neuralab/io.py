@@ -68,8 +68,8 @@ def _read_header(path) -> tuple[dict, dict]:
         raw = f.read(n_header)
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad(f"the header is not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise bad(f"the header is not valid JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(header, dict):
         raise bad("the header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
@@ -137,9 +137,9 @@ def _json_field(path, metadata: dict, key: str):
         return json.loads(metadata[key])
     except KeyError:
         raise ValueError(f"{os.fspath(path)!r} has no {key!r} entry in its metadata") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{os.fspath(path)!r}: metadata {key!r} is not valid JSON "
-                         f"({exc})") from None
+                         f"({type(exc).__name__}: {exc})") from None
 
 
 def _config_n_params(path, config) -> int:
@@ -264,7 +264,7 @@ def load(path):
                          f"(tensors: {sorted(tensors)})")
     info = tensors["params"]
     dtype = config.get("dtype", "float32") if isinstance(config, dict) else None
-    expected = {"float32": "F32", "float64": "F64"}.get(dtype)
+    expected = {"float32": "F32", "float64": "F64"}.get(dtype) if isinstance(dtype, str) else None
     if expected is None:
         raise ValueError(f"{os.fspath(path)!r}: model config dtype must be 'float32' or "
                          f"'float64', got {dtype!r}")
