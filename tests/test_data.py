@@ -146,6 +146,18 @@ def test_standardizer_matches_sklearn_and_handles_constant_columns():
         s.transform(X[:, :3])
 
 
+def test_standardizer_fits_a_memory_map_in_chunks(tmp_path):
+    X = np.random.default_rng(1).standard_normal((103, 3)) * [1, 10, 0] + [5, -1, 2]
+    np.save(tmp_path / "X.npy", X)
+    s = data.Standardizer().fit(data.load_npy(tmp_path / "X.npy"), chunk_size=10)
+    ref = StandardScaler().fit(X)
+    np.testing.assert_allclose(s.mean_, ref.mean_, rtol=1e-12)
+    np.testing.assert_allclose(s.scale_, ref.scale_, rtol=1e-10)
+    X[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        data.Standardizer().fit(X, chunk_size=10)
+
+
 def test_one_hot_matches_sklearn():
     y = np.array([2, 0, 1, 2, 0])
     ref = OneHotEncoder(sparse_output=False).fit_transform(y[:, None])

@@ -73,7 +73,7 @@ def test_save_overwrites_and_leaves_no_temp_files(tmp_path):
 
 
 def test_save_rejects_non_models(tmp_path):
-    with pytest.raises(TypeError, match="model must be a neuralab"):
+    with pytest.raises(TypeError, match="model must be a neuralab model"):
         nl.save({"params": np.zeros(3)}, tmp_path / "x.safetensors")
 
 

@@ -114,10 +114,21 @@ class Standardizer:
     def __init__(self):
         self.mean_ = self.scale_ = None
 
-    def fit(self, X) -> Standardizer:
-        X = check_array(X, "X")
-        self.mean_ = X.mean(axis=0)
-        std = X.std(axis=0)
+    def fit(self, X, chunk_size: int = 65536) -> Standardizer:
+        """Learn μ and σ from ``X`` (m, n), reading ``chunk_size`` rows at a time.
+
+        Chunks keep memory flat when ``X`` is a memory map larger than RAM (:func:`load_npy`).
+        """
+        if not hasattr(X, "shape") or len(X) <= chunk_size:
+            X = check_array(X, "X")
+        elif X.ndim != 2 or len(X) == 0:
+            raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
+        chunks = [(i, min(i + chunk_size, len(X))) for i in range(0, len(X), chunk_size)]
+        total = sum(check_array(X[a:b], "X").sum(axis=0) for a, b in chunks)
+        self.mean_ = total / len(X)
+        sq = sum(((np.asarray(X[a:b], np.float64) - self.mean_) ** 2).sum(axis=0)
+                 for a, b in chunks)
+        std = np.sqrt(sq / len(X))
         self.scale_ = np.where(std > 0, std, 1.0)
         return self
 
@@ -218,6 +229,10 @@ def batches(X, y=None, batch_size: int | None = 32, shuffle: bool = True, seed: 
     permutation from ``np.random.default_rng(seed)`` (same seed, same batches). ``X`` may be a
     memory map (:func:`load_npy`): only the rows of each batch are read from disk.
     """
+    if not hasattr(X, "shape"):
+        X = np.asarray(X)
+    if y is not None and not hasattr(y, "shape"):
+        y = np.asarray(y)
     m = len(X)
     if y is not None and len(y) != m:
         raise ValueError(f"X and y have different numbers of samples: {m} and {len(y)}")
@@ -436,14 +451,18 @@ def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ","):
             raise ValueError(f"label index {j} is out of range for {width} columns")
         j %= width
     features = [k for k in range(width) if k != j]
-    X = np.empty((len(rows), len(features)))
-    for r, (line, row) in enumerate(rows):
-        for c, k in enumerate(features):
-            try:
-                X[r, c] = float(row[k])
-            except ValueError:
-                raise ValueError(f"{path!r} line {line}, column {names[k]!r}: {row[k]!r} is not "
-                                 "a number (CSV features must be numeric)") from None
+    try:                                                  # fast path: NumPy parses every cell
+        X = np.array([[row[k] for k in features] for _, row in rows], dtype=np.float64)
+    except ValueError:                                    # slow path: find the first bad cell
+        for line, row in rows:
+            for k in features:
+                try:
+                    float(row[k])
+                except ValueError:
+                    raise ValueError(f"{path!r} line {line}, column {names[k]!r}: {row[k]!r} "
+                                     "is not a number (CSV features must be numeric)") from None
+        raise
+    X = X.reshape(len(rows), len(features))
     labels = [row[j].strip() for _, row in rows]
     try:
         y = np.array([float(v) for v in labels])

@@ -22,6 +22,8 @@ import tempfile
 
 import numpy as np
 
+from ._validation import check_model
+
 #: Format tag and version written into every model file's metadata.
 MODEL_FORMAT, MODEL_FORMAT_VERSION = "neuralab", "1"
 #: Format tag and version written into every checkpoint's metadata.
@@ -230,10 +232,7 @@ def save(model, path) -> None:
     >>> bool(np.array_equal(nl.load(path).forward(X), model.forward(X)))
     True
     """
-    from .model import Sequential
-
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model must be a neuralab Sequential model, got {type(model).__name__}")
+    check_model(model)
     config = model.get_config()
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
                 "config": json.dumps(config), "dtype": model.dtype.name}
