@@ -21,7 +21,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._datafiles import (
+    DOWNLOADS,
+    _fspath,
+    download,
+    load_csv,
+    load_idx,
+    load_npy,
+    load_npz,
+)
 from ._validation import check_array, check_float, check_int, lookup
+
+__all__ = [
+    "DATASETS", "DOWNLOADS", "Dataset", "Standardizer", "batches", "download", "list_datasets",
+    "load", "load_csv", "load_idx", "load_mnist", "load_npy", "load_npz", "one_hot",
+    "train_val_test_split",
+]
 
 #: name -> one-line description of every data set :func:`load` makes without a download.
 DATASETS = {
@@ -394,242 +409,7 @@ def load(name: str, *, test_size=0.2, val_size=0.0, seed: int = 0, standardize: 
         description=DATASETS[key], scaler=scaler)
 
 
-# ---------------------------------------------------------------------------- user files
-def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ","):
-    """Read a numeric CSV file into ``(X, y)``; ``label`` names the target column.
-
-    Parameters
-    ----------
-    path : str or path-like
-    label : str or int, default -1 (the last column)
-        The target column: its header name (needs ``header=True``) or its index.
-    header : bool, default True
-        Whether the first line holds column names.
-    delimiter : str, default ","
-
-    Returns
-    -------
-    X : ndarray (m, n_features) float64
-    y : ndarray (m,)
-        int64 if every label is an integer, float64 for other numbers; text labels are
-        encoded as 0, 1, ... in sorted order of the distinct texts.
-
-    Raises
-    ------
-    ValueError
-        For a ragged row or text in a feature column, naming the file, line and column.
-    """
-    import csv
-
-    path = _fspath(path)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [(i, row) for i, row in enumerate(csv.reader(f, delimiter=delimiter), start=1)
-                if row and any(cell.strip() for cell in row)]
-    if header:
-        if not rows:
-            raise ValueError(f"{path!r} is empty; expected a header line")
-        names = [c.strip() for c in rows[0][1]]
-        rows = rows[1:]
-    else:
-        names = [str(j) for j in range(len(rows[0][1]))] if rows else []
-    if not rows:
-        raise ValueError(f"{path!r} has no data rows")
-    width = len(names)
-    for line, row in rows:
-        if len(row) != width:
-            raise ValueError(f"{path!r} line {line}: {len(row)} fields, but "
-                             f"{'the header has' if header else 'the first row has'} {width}")
-    if isinstance(label, str) and not header:
-        raise ValueError("label is a column name but header=False; pass its index instead")
-    if isinstance(label, str):
-        if label not in names:
-            raise ValueError(f"{path!r} has no column {label!r}; columns: {', '.join(names)}")
-        j = names.index(label)
-    else:
-        j = check_int(label, "label", minimum=-width)
-        if j >= width:
-            raise ValueError(f"label index {j} is out of range for {width} columns")
-        j %= width
-    features = [k for k in range(width) if k != j]
-    try:                                                  # fast path: NumPy parses every cell
-        X = np.array([[row[k] for k in features] for _, row in rows], dtype=np.float64)
-    except ValueError:                                    # slow path: find the first bad cell
-        for line, row in rows:
-            for k in features:
-                try:
-                    float(row[k])
-                except ValueError:
-                    raise ValueError(f"{path!r} line {line}, column {names[k]!r}: {row[k]!r} "
-                                     "is not a number (CSV features must be numeric)") from None
-        raise
-    X = X.reshape(len(rows), len(features))
-    labels = [row[j].strip() for _, row in rows]
-    try:
-        y = np.array([float(v) for v in labels])
-    except ValueError:
-        _, y = np.unique(np.array(labels), return_inverse=True)
-        return X, y.astype(np.int64)
-    if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    return X, y
-
-
-def load_npy(path, mmap: bool = True) -> np.ndarray:
-    """Load a ``.npy`` array, memory-mapped read-only by default (no pickles)."""
-    path = _fspath(path)
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{path!r} is not a plain .npy array: {exc}") from None
-
-
-def load_npz(path, x_key: str = "X", y_key: str | None = "y"):
-    """Load ``(X, y)`` from a ``.npz`` archive (``y`` is None when ``y_key`` is None)."""
-    path = _fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in (x_key, y_key) if k is not None and k not in archive.files]
-            if missing:
-                raise ValueError(f"{path!r} has no array {missing[0]!r}; arrays: "
-                                 f"{', '.join(archive.files)}")
-            return archive[x_key], (None if y_key is None else archive[y_key])
-    except OSError as exc:
-        raise ValueError(f"{path!r} is not a .npz archive: {exc}") from None
-
-
-#: Deflate expands data at most ~1032x; a gzip IDX declaring more than this is rejected unread.
-_MAX_DEFLATE_RATIO = 1100
-
-#: IDX type code -> big-endian dtype (the format of the MNIST files).
-_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def load_idx(path) -> np.ndarray:
-    """Read an IDX file (MNIST, Fashion-MNIST), gzipped or not, into an array.
-
-    An IDX file starts with the magic ``0x00 0x00 <type code> <ndim>``, then ``ndim``
-    big-endian 32-bit sizes, then the values in row-major order. The magic, the type code,
-    the sizes and the body length (for gzip: the size in the gzip trailer) are checked against
-    each other before the array is allocated; a mismatch raises ``ValueError`` naming the file.
-    """
-    import gzip
-    import os
-    import struct
-
-    path = _fspath(path)
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-        raw.seek(0, os.SEEK_END)
-        file_size = raw.tell()
-        body_limit = file_size           # the bytes the decompressed stream may hold
-        if gzipped:
-            raw.seek(-4, os.SEEK_END)
-            (body_limit,) = struct.unpack("<I", raw.read(4))   # ISIZE: length mod 2**32
-    opener = gzip.open if gzipped else open
-    try:
-        with opener(path, "rb") as f:
-            head = f.read(4)
-            if len(head) < 4 or head[:2] != b"\x00\x00":
-                raise ValueError(f"{path!r} is not an IDX file (bad magic {head.hex()!r}; "
-                                 "expected 0000<type><ndim>)")
-            code, ndim = head[2], head[3]
-            if code not in _IDX_TYPES:
-                raise ValueError(f"{path!r}: unknown IDX type code 0x{code:02x}")
-            if ndim == 0:
-                raise ValueError(f"{path!r}: IDX file declares 0 dimensions")
-            dims_raw = f.read(4 * ndim)
-            if len(dims_raw) < 4 * ndim:
-                raise ValueError(f"{path!r}: truncated IDX header")
-            shape = struct.unpack(f">{ndim}I", dims_raw)
-            dtype = np.dtype(_IDX_TYPES[code])
-            n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            total = 4 + 4 * ndim + n_bytes
-            expected = total % 2**32 if gzipped else total
-            if gzipped and total > _MAX_DEFLATE_RATIO * file_size:
-                raise ValueError(f"{path!r}: the header declares shape {shape} ({total} bytes) "
-                                 f"but {file_size} gzip bytes can hold at most "
-                                 f"{_MAX_DEFLATE_RATIO * file_size} (truncated or forged)")
-            if expected != body_limit:
-                raise ValueError(f"{path!r}: the header declares shape {shape} of {dtype.name} "
-                                 f"({total} bytes with the header) but the "
-                                 f"{'decompressed ' if gzipped else ''}file holds "
-                                 f"{body_limit}{' (mod 2**32)' if gzipped else ''} bytes "
-                                 "(truncated or corrupt)")
-            body = np.empty(n_bytes, dtype=np.uint8)
-            got = f.readinto(memoryview(body))
-            if got != n_bytes or f.read(1):
-                raise ValueError(f"{path!r}: body has a different length than the header's "
-                                 f"shape {shape} declares (truncated or corrupt)")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{path!r}: cannot read ({exc})") from None
-    return body.view(dtype).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-#: Public IDX files: base URL and file name -> MD5 (the checksums torchvision uses).
-DOWNLOADS = {
-    "mnist": {
-        "base_url": "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "files": {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                  "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-                  "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-                  "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"},
-    },
-    "fashion_mnist": {
-        "base_url": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "files": {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                  "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-                  "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-                  "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
-    },
-}
-
-
-def download(name: str, dest_dir, *, timeout: float = 60.0) -> list[str]:
-    """Fetch the four IDX files of ``"mnist"`` or ``"fashion_mnist"`` into ``dest_dir``.
-
-    Files already present with the right MD5 are kept; each download is checked against its
-    MD5 and moved into place only when complete. Returns the four paths (train images, train
-    labels, test images, test labels). Needs a network; :func:`load_mnist` reads the result.
-    """
-    import hashlib
-    import os
-    import tempfile
-    import urllib.request
-
-    spec = lookup(name, DOWNLOADS, "download")
-    dest_dir = os.fspath(dest_dir)
-    os.makedirs(dest_dir, exist_ok=True)
-
-    def md5(path):
-        digest = hashlib.md5(usedforsecurity=False)
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
-
-    paths = []
-    for filename, checksum in spec["files"].items():
-        target = os.path.join(dest_dir, filename)
-        paths.append(target)
-        if os.path.exists(target) and md5(target) == checksum:
-            continue
-        url = spec["base_url"] + filename
-        fd, tmp = tempfile.mkstemp(dir=dest_dir, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
-                for chunk in iter(lambda: r.read(1 << 20), b""):
-                    out.write(chunk)
-            if md5(tmp) != checksum:
-                raise ValueError(f"download of {url} is corrupt (MD5 {md5(tmp)}, expected "
-                                 f"{checksum}); try again")
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    return paths
-
-
+# ---------------------------------------------------------------------------- MNIST files
 def load_mnist(directory, *, val_size=0.0, seed: int = 0, standardize: bool = True,
                name: str = "mnist") -> Dataset:
     """Read the four MNIST-format IDX files in ``directory`` (gzipped or not) as a Dataset.
@@ -655,6 +435,8 @@ def load_mnist(directory, *, val_size=0.0, seed: int = 0, standardize: bool = Tr
         raise ValueError(f"{directory!r}: image and label files have different lengths")
     X_tr, X_test = X_tr.reshape(len(X_tr), -1), X_test.reshape(len(X_test), -1)
     n = len(y_tr) + len(y_test)
+    val_size = check_float(val_size, "val_size", low=0.0, high=len(y_tr) / n,
+                           high_inclusive=False)
     X_train, y_train, X_val, y_val, _, _ = train_val_test_split(
         X_tr, y_tr, test_size=0.0, val_size=val_size * n / len(y_tr), seed=seed)
     scaler = Standardizer.from_stats(0.0, 255.0) if standardize else None
@@ -670,14 +452,3 @@ def load_mnist(directory, *, val_size=0.0, seed: int = 0, standardize: bool = Tr
         X_test=scale(X_test), y_test=y_test.astype(np.int64), n_features=X_train.shape[1],
         n_classes=int(max(y_train.max(), y_test.max())) + 1, task="classification", name=name,
         description=f"{name} from IDX files in {directory}", scaler=scaler)
-
-
-def _fspath(path) -> str:
-    import os
-
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"path must be a str or path-like, got {type(path).__name__}")
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file or directory: {path!r}")
-    return path
