@@ -301,9 +301,7 @@ FILE_CASES = [
     pytest.param(lambda c: nl.data.load_idx(c.idx("c.idx", b"\x00\x00\x07" + _IDX_OK[3:])),
                  ValueError, r"unknown IDX type code 0x07", id="idx-unknown-type"),
     pytest.param(lambda c: nl.data.load_idx(c.file("bomb.idx.gz", _idx_gzip_bomb())),
-                 ValueError, r"bomb\.idx\.gz", id="idx-gz-forged-size-huge-shape",
-                 marks=_xfail_gap("data.py", "load_idx: reject gzip n_bytes > 1100 * file_size "
-                                  "before np.empty (deflate expands at most ~1032x)")),
+                 ValueError, r"bomb\.idx\.gz", id="idx-gz-forged-size-huge-shape"),
     # model files
     pytest.param(lambda c: nl.load(c.file("junk.safetensors", b"\x00" * 4)), ValueError,
                  r"junk\.safetensors' is not a valid.*8-byte", id="model-file-too-short"),
@@ -330,12 +328,10 @@ FILE_CASES = [
     pytest.param(lambda c: nio.read_checkpoint(c.model_file()), ValueError,
                  r"is not a neuralab-checkpoint file", id="checkpoint-is-a-model-file"),
     pytest.param(lambda c: nl.load(c.file("deep.safetensors", _deep_json_file())), ValueError,
-                 r"deep\.safetensors", id="model-file-deeply-nested-json",
-                 marks=_xfail_gap("io.py", "_read_header/_json_field: also catch RecursionError")),
+                 r"deep\.safetensors", id="model-file-deeply-nested-json"),
     pytest.param(lambda c: nl.load(c.forged_model_file(meta={"config": json.dumps(
         {**c.model.get_config(), "dtype": ["float32"]})})), ValueError,
-        r"dtype must be 'float32' or 'float64'", id="model-file-config-dtype-list",
-        marks=_xfail_gap("io.py", "load: check isinstance(dtype, str) before the dict lookup")),
+        r"dtype must be 'float32' or 'float64'", id="model-file-config-dtype-list"),
 ]
 
 
