@@ -91,6 +91,10 @@ def test_synthetic_options():
         data.load("moons", bogus=1)
     with pytest.raises(TypeError, match="no options"):
         data.load("iris", noise=0.1)
+    with pytest.raises(ValueError, match="noise must be >= 0"):
+        data.load("circles", noise=-1.0)
+    with pytest.raises(ValueError, match="n_samples must be >= 10"):
+        data.load("moons", n_samples=3)
 
 
 def test_unknown_name_lists_the_known_ones():

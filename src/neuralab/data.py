@@ -372,6 +372,10 @@ def load(name: str, *, test_size=0.2, val_size=0.0, seed: int = 0, standardize: 
     key = name.lower().replace("-", "_")
     seed = check_int(seed, "seed", minimum=0)
     if key in _GENERATORS:
+        if "n_samples" in kwargs:
+            kwargs["n_samples"] = check_int(kwargs["n_samples"], "n_samples", minimum=10)
+        if "noise" in kwargs:
+            kwargs["noise"] = check_float(kwargs["noise"], "noise", low=0.0)
         try:
             X, y = _GENERATORS[key](**kwargs, seed=seed)
         except TypeError as exc:
