@@ -81,7 +81,7 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
         mb = {fw: tasks.peak_memory(fw, sizes, m, steps=2 if smoke else 20) for fw in fws}
         mem_rows.append([name, m] + [f"{mb[fw]:.0f} MB" if fw in mb else "–"
                                      for fw in ("neuralab", "torch", "sklearn")])
-    out += ["", "### Peak memory of training (ru_maxrss growth in a fresh subprocess, "
+    out += ["", "### Peak memory of training (peak RSS growth, VmHWM, in a fresh subprocess, "
             "20 Adam steps)", "",
             _table(["net", "batch", "neuralab", "PyTorch", "MLPClassifier"], mem_rows)]
     log(out[-1])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _fastpath
 from . import activations as _act
 from ._validation import check_array, check_int
 from .activations import Sigmoid, Softmax
@@ -159,17 +160,37 @@ class Sequential:
         """One training pass over a column batch: forward, loss value, backward into grads.
 
         ``A0`` is (n_in, m); ``Y`` the targets as ``loss.prepare_targets`` returns them.
+        A stack of ``Dense`` layers and elementwise activations (every ``MLP``) runs the same
+        formulas with buffers reused between steps (:mod:`neuralab._fastpath`); any other
+        model runs the layer-by-layer pass below.
         """
+        value = _fastpath.loss_and_grad(self, A0, Y, loss)
+        if value is not None:
+            return float(value)
         A = self._forward(A0, training=True)
         self._output = A
         last = self.layers[-1]
-        if loss.fuses(last):
+        fused = loss.fuses(last)
+        if fused:
             value = loss._value_from_logits(last._Z, A, Y)
-            self.backward(loss._dZ(A, Y), start=len(self.layers) - 2)
+            dA, start = loss._dZ(A, Y), len(self.layers) - 2
         else:
             value = loss._value(A, Y)
-            self.backward(loss._dA(A, Y))
+            dA, start = loss._dA(A, Y), len(self.layers) - 1
+        if self._fast_backward():
+            # Every layer is linear in dA and only Dense applies 1/m: apply it once, here, to
+            # the small output gradient (as PyTorch's mean does), into a copy the layers may
+            # overwrite in place.
+            dA = np.multiply(dA, 1.0 / A.shape[1])
+            for i in range(start, -1, -1):
+                dA = self.layers[i]._backward_fast(dA, need_input_grad=i > 0)
+        else:
+            self.backward(dA, start=start)
         return float(value)
+
+    def _fast_backward(self) -> bool:
+        """Whether every layer is one of neuralab's own (whose ``_backward_fast`` is valid)."""
+        return all(type(layer) in _FAST_LAYERS for layer in self.layers)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (m, n_classes).
@@ -196,6 +217,13 @@ class Sequential:
             out = (P >= 0.5).astype(np.intp)
             return out[:, 0] if out.shape[1] == 1 else out
         return P[:, 0] if P.shape[1] == 1 else P
+
+    def __getstate__(self):
+        # the training buffers of the fast path are a cache: not part of a copy or a pickle
+        state = self.__dict__.copy()
+        for key in ("_blocks", "_plans", "_output"):
+            state.pop(key, None)
+        return state
 
     # ------------------------------------------------------------------ description
     def summary(self) -> str:
@@ -321,5 +349,7 @@ class Objective:
     def __call__(self) -> float:
         return self.model.loss_and_grad(self.A0, self.Y, self.loss)
 
+
+_FAST_LAYERS = {Dense, *_act.ACTIVATIONS.values()}
 
 MODEL_CLASSES = {c.__name__: c for c in (Sequential, LogisticRegression, Perceptron, MLP)}
