@@ -72,6 +72,16 @@ def test_save_overwrites_and_leaves_no_temp_files(tmp_path):
     assert os.listdir(tmp_path) == ["m.safetensors"]
 
 
+def test_written_files_get_a_normal_mode_and_missing_directories_a_clear_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    nl.save(nl.MLP([3, 2], seed=0), path)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        nl.save(nl.MLP([3, 2], seed=0), tmp_path / "no" / "m.safetensors")
+
+
 def test_save_rejects_non_models(tmp_path):
     with pytest.raises(TypeError, match="model must be a neuralab model"):
         nl.save({"params": np.zeros(3)}, tmp_path / "x.safetensors")
