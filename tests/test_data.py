@@ -228,6 +228,25 @@ def test_batches_stream_from_a_memory_map(tmp_path):
     assert type(data.load_npy(tmp_path / "X.npy", mmap=False)) is np.ndarray
 
 
+def test_a_network_trains_on_batches_streamed_from_disk(tmp_path):
+    import neuralab as nl
+
+    ds = data.load("digits")
+    np.save(tmp_path / "X.npy", ds.X_train.astype(np.float32))
+    np.save(tmp_path / "y.npy", ds.y_train)
+    X, y = data.load_npy(tmp_path / "X.npy"), data.load_npy(tmp_path / "y.npy")
+    model = nl.MLP([64, 32, 10], seed=0)
+    loss, opt = nl.CrossEntropy(), nl.optim.Adam(lr=0.01)
+    before = np.mean(model.predict(ds.X_test) == ds.y_test)
+    for epoch in range(3):
+        for xb, yb in data.batches(X, y, batch_size=64, seed=epoch):
+            Y = loss.prepare_targets(yb, model.n_out, len(yb), model.dtype)
+            model.loss_and_grad(xb.T, Y, loss)
+            opt.step(model.params, model.grads)
+    after = np.mean(model.predict(ds.X_test) == ds.y_test)
+    assert isinstance(X, np.memmap) and before < 0.3 and after > 0.9
+
+
 # ---------------------------------------------------------------------------- user files
 def test_load_csv_by_name_and_index_matches_numpy(tmp_path):
     path = tmp_path / "d.csv"
