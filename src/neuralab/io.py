@@ -84,7 +84,7 @@ def _read_header(path) -> tuple[dict, dict]:
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             raise bad(f"tensor {name!r} must have exactly dtype, shape and data_offsets")
         dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise bad(f"tensor {name!r} has unsupported dtype {dtype!r}; "
                       f"supported: {', '.join(_DTYPES)}")
         if not isinstance(shape, list) or not all(
