@@ -170,27 +170,13 @@ class Sequential:
         A = self._forward(A0, training=True)
         self._output = A
         last = self.layers[-1]
-        fused = loss.fuses(last)
-        if fused:
+        if loss.fuses(last):
             value = loss._value_from_logits(last._Z, A, Y)
-            dA, start = loss._dZ(A, Y), len(self.layers) - 2
+            self.backward(loss._dZ(A, Y), start=len(self.layers) - 2)
         else:
             value = loss._value(A, Y)
-            dA, start = loss._dA(A, Y), len(self.layers) - 1
-        if self._fast_backward():
-            # Every layer is linear in dA and only Dense applies 1/m: apply it once, here, to
-            # the small output gradient (as PyTorch's mean does), into a copy the layers may
-            # overwrite in place.
-            dA = np.multiply(dA, 1.0 / A.shape[1])
-            for i in range(start, -1, -1):
-                dA = self.layers[i]._backward_fast(dA, need_input_grad=i > 0)
-        else:
-            self.backward(dA, start=start)
+            self.backward(loss._dA(A, Y))
         return float(value)
-
-    def _fast_backward(self) -> bool:
-        """Whether every layer is one of neuralab's own (whose ``_backward_fast`` is valid)."""
-        return all(type(layer) in _FAST_LAYERS for layer in self.layers)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (m, n_classes).
@@ -349,7 +335,5 @@ class Objective:
     def __call__(self) -> float:
         return self.model.loss_and_grad(self.A0, self.Y, self.loss)
 
-
-_FAST_LAYERS = {Dense, *_act.ACTIVATIONS.values()}
 
 MODEL_CLASSES = {c.__name__: c for c in (Sequential, LogisticRegression, Perceptron, MLP)}

@@ -1,0 +1,179 @@
+r"""The training pass of a plain feed-forward network, with its buffers reused between steps.
+
+:meth:`Sequential.loss_and_grad <neuralab.model.Sequential.loss_and_grad>` runs the lecture's
+forward and backward passes layer by layer; each layer allocates its outputs and caches its
+inputs. That is the readable version, and the reference. For the networks that are nothing but
+``Dense`` layers and elementwise activations (every ``MLP``), this module runs the same
+formulas with less traffic through memory:
+
+- every ``Z``, ``A`` and ``dA`` lives in a buffer made once per batch size and reused;
+- hidden activations are applied in place (``Z`` becomes ``A``); ReLU's backward multiplies
+  by the mask ``A > 0`` (equal to ``Z > 0``) instead of building a new array with ``where``;
+- when m is a power of two, the 1/m of the batch mean is applied once, to the loss gradient
+  ``dZ^{[L]}``, rather than to every ``dW`` and ``db`` (backpropagation is linear in ``dZ``,
+  and scaling by 2⁻ᵏ is exact, so the result is the same to the last bit):
+
+.. math::
+
+    \widetilde{dZ}^{[L]} = \tfrac{1}{m}\, dZ^{[L]}, \qquad
+    dW = \widetilde{dZ}\, A_{prev}^T, \qquad db = \textstyle\sum_i \widetilde{dZ}_{:,i}, \qquad
+    \widetilde{dA}_{prev} = W^T \widetilde{dZ}
+
+- the first layer computes no ``dA`` (nothing needs the input's gradient).
+
+Other batch sizes scale each ``dW`` and ``db`` after its product, as ``Dense`` does; either
+way the gradients are those of the layer-by-layer pass, bit for bit.
+Buffers are kept for at most two batch sizes (the full batch and the last, partial one) and only
+when they are small; anything this module does not recognize runs the readable path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .layers import Dense
+
+#: Activation types the plan applies itself (exact types: a subclass may change the rule).
+_HIDDEN = (ReLU, Tanh, Sigmoid, LeakyReLU, Identity)
+_OUTPUT = _HIDDEN + (Softmax,)
+#: Buffers larger than this (bytes) are not kept between calls.
+_KEEP_BYTES = 64 << 20
+#: Batch sizes whose buffers are kept (full batch, last partial batch).
+_KEEP_SIZES = 2
+
+
+def _blocks(layers):
+    """``[(dense, activation or None), ...]`` for a Dense/activation stack, else None."""
+    blocks = []
+    for i, layer in enumerate(layers):
+        if type(layer) is Dense:
+            blocks.append([layer, None])
+        elif type(layer) in _OUTPUT and blocks and blocks[-1][1] is None:
+            if type(layer) is Softmax and i != len(layers) - 1:
+                return None  # a hidden softmax is not elementwise
+            blocks[-1][1] = layer
+        else:
+            return None
+    return [tuple(b) for b in blocks] or None
+
+
+class _Plan:
+    """Buffers and steps of one training pass for batches of ``m`` columns."""
+
+    def __init__(self, blocks, m, dtype):
+        self.blocks, self.m = blocks, m
+        self.Z = [np.empty((d.n_out, m), dtype) for d, _ in blocks]
+        last = blocks[-1][1]
+        # the output activation writes to its own buffer: the loss needs the logits Z^{[L]}
+        self.out = np.empty_like(self.Z[-1]) if type(last) is Softmax else None
+        # dA ping-pong buffers, one per distinct hidden width
+        self.dA = {}
+        for d, _ in blocks[1:]:
+            self.dA.setdefault(d.n_in, [np.empty((d.n_in, m), dtype) for _ in range(2)])
+        self.nbytes = sum(a.nbytes for a in self.Z) + sum(
+            a.nbytes for pair in self.dA.values() for a in pair)
+
+    def forward(self, A0):
+        """Forward pass; returns the list of layer inputs and the network output."""
+        blocks, n = self.blocks, len(self.blocks)
+        inputs, A = [], A0
+        for i, (dense, act) in enumerate(blocks):
+            inputs.append(A)
+            Z = self.Z[i]
+            np.matmul(dense.W, A, out=Z)
+            Z += dense.b
+            if i == n - 1:
+                return inputs, Z, self._output(act, Z)
+            A = _hidden_forward(act, Z)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _output(self, act, Z):
+        if act is None or type(act) is Identity:
+            return Z
+        if type(act) is Softmax:  # the same operations as Softmax.g, into a kept buffer
+            E = self.out
+            np.subtract(Z, Z.max(axis=0, keepdims=True), out=E)
+            np.exp(E, out=E)
+            E /= E.sum(axis=0, keepdims=True)
+            return E
+        return act.g(Z)
+
+    def backward(self, inputs, dZ, scale):
+        """Backward from ``dZ`` of the last Dense; fills every dW, db (times ``scale``)."""
+        blocks = self.blocks
+        flip = {}
+        for i in range(len(blocks) - 1, -1, -1):
+            dense = blocks[i][0]
+            A_prev = inputs[i]
+            np.matmul(dZ, A_prev.T, out=dense.dW)
+            np.sum(dZ, axis=1, keepdims=True, out=dense.db)
+            if scale is not None:
+                dense.dW *= scale
+                dense.db *= scale
+            if i == 0:
+                return
+            k = flip[dense.n_in] = 1 - flip.get(dense.n_in, 1)
+            dA = self.dA[dense.n_in][k]
+            np.matmul(dense.W.T, dZ, out=dA)
+            dZ = _hidden_backward(blocks[i - 1][1], self.Z[i - 1], A_prev, dA)
+
+
+def _hidden_forward(act, Z):
+    """A = g(Z) for a hidden layer, in place where the backward pass allows it."""
+    t = type(act)
+    if act is None or t is Identity:
+        return Z
+    if t is ReLU:
+        return np.maximum(Z, 0, out=Z)
+    if t is Tanh:
+        return np.tanh(Z, out=Z)  # g' = 1 − A² needs only A
+    return act.g(Z)  # Sigmoid, LeakyReLU: Z is kept for g'
+
+
+def _hidden_backward(act, Z, A, dA):
+    """dZ = dA ⊙ g'(Z), in place in ``dA``."""
+    t = type(act)
+    if act is None or t is Identity:
+        return dA
+    if t is ReLU:
+        return np.multiply(dA, A > 0, out=dA)  # A > 0 exactly where Z > 0
+    dA *= act.g_prime(Z, A)
+    return dA
+
+
+def loss_and_grad(model, A0, Y, loss):
+    """The fast training pass, or None when ``model`` or ``A0`` needs the readable one."""
+    key = tuple(map(id, model.layers))
+    cached = model.__dict__.get("_blocks")
+    if cached is None or cached[0] != key:
+        cached = model.__dict__["_blocks"] = (key, _blocks(model.layers))
+        model.__dict__["_plans"] = {}
+    blocks = cached[1]
+    if blocks is None or A0.dtype != model.dtype or A0.ndim != 2:
+        return None
+    m = A0.shape[1]
+    plans = model.__dict__["_plans"]
+    plan = plans.pop(m, None) or _Plan(blocks, m, model.dtype)
+    inputs, Z, A = plan.forward(A0)
+    model._output = A
+    last = blocks[-1][1]
+    if last is not None and loss.fuses(last):
+        value = loss._value_from_logits(Z, A, Y)
+        dZ = loss._dZ(A, Y)
+    else:
+        value = loss._value(A, Y)
+        dZ = loss._dA(A, Y)
+        if last is not None and type(last) is not Identity:
+            last._Z, last._A = Z, A
+            dZ = last.backward(dZ)
+    if m & (m - 1) == 0:  # m = 2^k: 1/m is exact, apply it once
+        dZ = np.multiply(dZ, 1.0 / m, dtype=model.dtype)
+        plan.backward(inputs, dZ, None)
+    else:
+        plan.backward(inputs, dZ, 1.0 / m)
+    if plan.nbytes <= _KEEP_BYTES:
+        plans[m] = plan  # most recently used last
+        while len(plans) > _KEEP_SIZES:
+            plans.pop(next(iter(plans)))
+    return value
