@@ -126,10 +126,6 @@ class Activation(Layer):
     def backward(self, dA, need_input_grad=True):
         return dA * self.g_prime(self._Z, self._A)
 
-    def _backward_fast(self, dA, need_input_grad=True):
-        """:meth:`backward` that may overwrite ``dA`` (the model owns it): saves a temporary."""
-        return self.backward(dA, need_input_grad)
-
 
 class Sigmoid(Activation):
     r"""Logistic sigmoid :math:`\sigma(z) = 1/(1+e^{-z})`, :math:`\sigma' = \sigma(1-\sigma)`."""
@@ -168,9 +164,6 @@ class ReLU(Activation):
 
     def backward(self, dA, need_input_grad=True):
         return np.multiply(dA, self._Z > 0)
-
-    def _backward_fast(self, dA, need_input_grad=True):
-        return np.multiply(dA, np.greater(self._Z, 0), out=dA)
 
 
 class LeakyReLU(Activation):

@@ -140,16 +140,6 @@ class Dense(Layer):
         self.db *= 1.0 / m
         return self.W.T @ dZ if need_input_grad else None
 
-    def _backward_fast(self, dZ_m, need_input_grad=True):
-        """:meth:`backward` for ``dZ_m = dZ / m``, scaled once by the model at the output.
-
-        ``dW = dZ_m A_prevᵀ`` and ``db = Σ_i dZ_m[:, i]`` are then written straight into the
-        views of ∇θ, with no second pass over ``dW`` to apply 1/m.
-        """
-        np.matmul(dZ_m, self._A_prev.T, out=self.dW)
-        np.sum(dZ_m, axis=1, keepdims=True, out=self.db)
-        return self.W.T @ dZ_m if need_input_grad else None
-
     def get_config(self):
         cfg = {"n_in": self.n_in, "n_out": self.n_out}
         if isinstance(self.init, str):
