@@ -358,6 +358,22 @@ def test_load_idx_gzip_declaring_more_than_deflate_can_hold(tmp_path):
         data.load_idx(tmp_path / "bomb.gz")
 
 
+@pytest.mark.parametrize("blob", [b"\x1f\x8b", b"\x1f\x8b\x08\x00", b""])
+def test_load_idx_tiny_files(tmp_path, blob):
+    (tmp_path / "tiny.idx").write_bytes(blob)
+    with pytest.raises(ValueError, match="tiny.idx"):
+        data.load_idx(tmp_path / "tiny.idx")
+
+
+def test_load_csv_binary_or_broken_quoting(tmp_path):
+    (tmp_path / "bin.csv").write_bytes(b"a,b\n\xff\xfe,1\n")
+    with pytest.raises(ValueError, match="bin.csv.*UTF-8"):
+        data.load_csv(tmp_path / "bin.csv")
+    (tmp_path / "nul.csv").write_bytes(b"a,b\n1,\x002\n")
+    with pytest.raises(ValueError, match="nul.csv"):
+        data.load_csv(tmp_path / "nul.csv")
+
+
 def test_load_idx_broken_gzip_stream(tmp_path):
     blob = gzip.compress(_idx_bytes(np.zeros((50, 5), np.uint8), 0x08))
     (tmp_path / "b.gz").write_bytes(blob[:15] + blob[-4:])

@@ -38,9 +38,12 @@ def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ","):
     import csv
 
     path = _fspath(path)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [(i, row) for i, row in enumerate(csv.reader(f, delimiter=delimiter), start=1)
-                if row and any(cell.strip() for cell in row)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(i, row) for i, row in enumerate(csv.reader(f, delimiter=delimiter), start=1)
+                    if row and any(cell.strip() for cell in row)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path!r} is not a readable UTF-8 CSV file: {exc}") from None
     if header:
         if not rows:
             raise ValueError(f"{path!r} is empty; expected a header line")
@@ -139,6 +142,9 @@ def load_idx(path) -> np.ndarray:
         file_size = raw.tell()
         body_limit = file_size           # the bytes the decompressed stream may hold
         if gzipped:
+            if file_size < 18:                            # 10-byte header + 8-byte trailer
+                raise ValueError(f"{path!r}: {file_size} bytes is too short for a gzip file "
+                                 "(truncated)")
             raw.seek(-4, os.SEEK_END)
             (body_limit,) = struct.unpack("<I", raw.read(4))   # ISIZE: length mod 2**32
     opener = gzip.open if gzipped else open
