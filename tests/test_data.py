@@ -369,7 +369,7 @@ def test_load_csv_binary_or_broken_quoting(tmp_path):
     (tmp_path / "bin.csv").write_bytes(b"a,b\n\xff\xfe,1\n")
     with pytest.raises(ValueError, match="bin.csv.*UTF-8"):
         data.load_csv(tmp_path / "bin.csv")
-    (tmp_path / "nul.csv").write_bytes(b"a,b\n1,\x002\n")
+    (tmp_path / "nul.csv").write_bytes(b"a,b\n\x001,2\n")
     with pytest.raises(ValueError, match="nul.csv"):
         data.load_csv(tmp_path / "nul.csv")
 
