@@ -306,6 +306,44 @@ def test_load_npz_and_no_pickles(tmp_path):
         data.load_npy(tmp_path / "missing.npy")
 
 
+def test_load_npz_memory_maps_uncompressed_members(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 7)), rng.integers(0, 3, 50)
+    np.savez(tmp_path / "plain.npz", X=X, y=y, F=np.asfortranarray(X), E=np.zeros((0, 7)))
+    np.savez_compressed(tmp_path / "packed.npz", X=X, y=y)
+    X1, y1 = data.load_npz(tmp_path / "plain.npz")
+    assert isinstance(X1, np.memmap) and isinstance(y1, np.memmap) and not X1.flags.writeable
+    np.testing.assert_array_equal(X1, X)
+    np.testing.assert_array_equal(y1, y)
+    F, E = data.load_npz(tmp_path / "plain.npz", x_key="F", y_key="E")
+    assert isinstance(F, np.memmap) and F.flags.f_contiguous
+    np.testing.assert_array_equal(F, X)
+    assert E.shape == (0, 7)
+    X2, y2 = data.load_npz(tmp_path / "packed.npz")          # deflated: read into memory
+    assert not isinstance(X2, np.memmap)
+    np.testing.assert_array_equal(X2, X)
+    X3, _ = data.load_npz(tmp_path / "plain.npz", mmap=False)
+    assert not isinstance(X3, np.memmap)
+    got = np.concatenate([xb for xb, _ in data.batches(X1, y1, 16, shuffle=True, seed=1)])
+    want = np.concatenate([xb for xb, _ in data.batches(X, y, 16, shuffle=True, seed=1)])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_load_npz_rejects_a_member_shorter_than_its_header_says(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.ones((4, 3)), y=np.arange(4))
+    blob = (tmp_path / "d.npz").read_bytes()
+    assert blob.count(b"(4, 3)") == 1
+    (tmp_path / "bad.npz").write_bytes(blob.replace(b"(4, 3)", b"(9, 3)"))
+    with pytest.raises(ValueError, match=r"bad\.npz.*truncated or corrupt"):
+        data.load_npz(tmp_path / "bad.npz")
+    np.save(tmp_path / "a.npy", np.ones(3))
+    with pytest.raises(ValueError, match="a.npy.*load_npy"):
+        data.load_npz(tmp_path / "a.npy")
+    (tmp_path / "t.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="t.npz"):
+        data.load_npz(tmp_path / "t.npz")
+
+
 # ---------------------------------------------------------------------------- IDX / MNIST
 def _idx_bytes(arr, code):
     arr = np.asarray(arr)

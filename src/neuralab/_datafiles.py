@@ -102,18 +102,78 @@ def load_npy(path, mmap: bool = True) -> np.ndarray:
         raise ValueError(f"{path!r} is not a plain .npy array: {exc}") from None
 
 
-def load_npz(path, x_key: str = "X", y_key: str | None = "y"):
-    """Load ``(X, y)`` from a ``.npz`` archive (``y`` is None when ``y_key`` is None)."""
+def load_npz(path, x_key: str = "X", y_key: str | None = "y", *, mmap: bool = True):
+    """Load ``(X, y)`` from a ``.npz`` archive (``y`` is None when ``y_key`` is None).
+
+    With ``mmap=True`` an array stored uncompressed (what ``np.savez`` writes) comes back as a
+    read-only ``np.memmap`` over its bytes inside the archive, so :func:`batches` streams it
+    from disk; a compressed member (``np.savez_compressed``) cannot be mapped and is read into
+    memory. Object arrays (pickles) are refused.
+    """
+    import zipfile
+
     path = _fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, mmap_mode="r", allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path!r} is a .npy array, not a .npz archive; use load_npy")
+        with archive:
             missing = [k for k in (x_key, y_key) if k is not None and k not in archive.files]
             if missing:
                 raise ValueError(f"{path!r} has no array {missing[0]!r}; arrays: "
                                  f"{', '.join(archive.files)}")
-            return archive[x_key], (None if y_key is None else archive[y_key])
-    except OSError as exc:
-        raise ValueError(f"{path!r} is not a .npz archive: {exc}") from None
+            keys = [k for k in (x_key, y_key) if k is not None]
+            mapped = {k: _npz_memmap(path, archive.zip, k + ".npy") if mmap else None
+                      for k in keys}
+            out = {k: archive[k] if mapped[k] is None else mapped[k] for k in keys}
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        if isinstance(exc, ValueError) and repr(path) in str(exc):
+            raise
+        raise ValueError(f"{path!r} is not a readable .npz archive of plain arrays: "
+                         f"{exc}") from None
+    return out[x_key], (None if y_key is None else out[y_key])
+
+
+def _npz_memmap(path, zf, member):
+    """A read-only memmap of ``member`` of the open zip ``zf`` if it is stored uncompressed.
+
+    Returns None when the member cannot be mapped (compressed, encrypted, or not found under
+    that name), leaving the caller to read it normally.
+    """
+    import struct
+    import zipfile
+
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        return None
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        return None
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(zipfile.sizeFileHeader)
+        if len(local) < zipfile.sizeFileHeader or local[:4] != b"PK\x03\x04":
+            raise ValueError(f"{path!r}: bad zip local header for {member!r}")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        start = info.header_offset + zipfile.sizeFileHeader + name_len + extra_len
+        f.seek(start)
+        version = np.lib.format.read_magic(f)
+        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, fortran_order, dtype = reader(f)
+        if dtype.hasobject:
+            raise ValueError(f"{path!r}: array {member[:-4]!r} holds Python objects, which "
+                             "would need a pickle; refusing to load it")
+        offset = f.tell()
+    n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if offset - start + n_bytes != info.file_size:
+        raise ValueError(f"{path!r}: array {member[:-4]!r} declares shape {shape} of {dtype} "
+                         f"({n_bytes} bytes) but its archive member holds "
+                         f"{info.file_size - (offset - start)} (truncated or corrupt)")
+    if n_bytes == 0:
+        return np.zeros(shape, dtype=dtype, order="F" if fortran_order else "C")
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                     order="F" if fortran_order else "C")
 
 
 #: Deflate expands data at most ~1032x; a gzip IDX declaring more than this is rejected unread.
