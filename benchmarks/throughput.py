@@ -47,32 +47,21 @@ def _batches(n_samples, m, steps, seed=1):
     return [rng.integers(0, n_samples, m) for _ in range(steps)]
 
 
-def _timed(run_steps, warmup, steps, repeats, m):
-    """Median samples/s over ``repeats`` runs of ``steps`` steps, after ``warmup`` steps."""
-    run_steps(warmup)
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run_steps(steps)
-        rates.append(steps * m / (time.perf_counter() - t0))
-    return float(np.median(rates))
-
-
-def neuralab_rate(sizes, X, y, m, warmup, steps, repeats):
+def neuralab_runner(sizes, X, y, m, n_steps):
     """The loop ``fit`` runs: gather rows, transpose, loss_and_grad, Adam step."""
     model = nl.MLP(sizes, seed=0)
     loss = nl.CrossEntropy()
     Y = loss.prepare_targets(y, model.n_out, X.shape[0], model.dtype)
     opt = nl.optim.Adam(lr=LR)
     theta, grad = model.params, model.grads
-    batches = _batches(X.shape[0], m, warmup + steps)
+    batches = _batches(X.shape[0], m, n_steps)
 
     def run_steps(k):
         for idx in batches[:k]:
             model.loss_and_grad(X[idx].T, loss.select(Y, idx), loss)
             opt.step(theta, grad)
 
-    return _timed(run_steps, warmup, steps, repeats, m)
+    return run_steps
 
 
 def torch_model(sizes):
@@ -86,7 +75,7 @@ def torch_model(sizes):
     return torch.nn.Sequential(*layers)
 
 
-def torch_rate(sizes, X, y, m, warmup, steps, repeats, threads):
+def torch_runner(sizes, X, y, m, n_steps, threads):
     """PyTorch CPU float32: forward, CrossEntropyLoss, backward, Adam, zero_grad(None)."""
     import torch
 
@@ -97,7 +86,7 @@ def torch_rate(sizes, X, y, m, warmup, steps, repeats, threads):
     crit = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
     batches = [torch.from_numpy(idx.astype(np.int64)) for idx in
-               _batches(X.shape[0], m, warmup + steps)]
+               _batches(X.shape[0], m, n_steps)]
 
     def run_steps(k):
         for idx in batches[:k]:
@@ -106,7 +95,7 @@ def torch_rate(sizes, X, y, m, warmup, steps, repeats, threads):
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-    return _timed(run_steps, warmup, steps, repeats, m)
+    return run_steps
 
 
 def sklearn_mlp(sizes, m, **kw):
@@ -117,22 +106,33 @@ def sklearn_mlp(sizes, m, **kw):
                          tol=0.0, n_iter_no_change=10 ** 9, random_state=0, **kw)
 
 
-def sklearn_rate(sizes, X, y, m, warmup, steps, repeats):
-    """MLPClassifier(solver="adam"): ``partial_fit`` on ``steps × m`` samples is ``steps`` steps."""
+def sklearn_runner(sizes, X, y, m, n_steps):
+    """MLPClassifier(solver="adam"): ``partial_fit`` on ``k × m`` samples is ``k`` steps."""
     clf = sklearn_mlp(sizes, m)
+    idx = np.concatenate(_batches(X.shape[0], m, n_steps, seed=2))
+    Xs, ys = X[idx], y[idx]
     classes = np.arange(sizes[-1])
-    chunks = [X[idx] for idx in _batches(X.shape[0], m * steps, 1 + repeats, seed=2)]
-    labels = [y[idx] for idx in _batches(X.shape[0], m * steps, 1 + repeats, seed=2)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf.partial_fit(chunks[0][: m * max(warmup, 1)], labels[0][: m * max(warmup, 1)],
-                        classes=classes)
-        rates = []
-        for Xc, yc in zip(chunks[1:], labels[1:], strict=True):
+
+    def run_steps(k):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.partial_fit(Xs[: k * m], ys[: k * m], classes=classes)
+
+    return run_steps
+
+
+def interleaved_rates(runners, m, warmup, steps, repeats):
+    """Median samples/s of each runner; the runners take turns, so a burst of load from other
+    processes hits all of them alike rather than one."""
+    for run_steps in runners.values():
+        run_steps(warmup)
+    rates = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, run_steps in runners.items():
             t0 = time.perf_counter()
-            clf.partial_fit(Xc, yc)
-            rates.append(Xc.shape[0] / (time.perf_counter() - t0))
-    return float(np.median(rates))
+            run_steps(steps)
+            rates[name].append(steps * m / (time.perf_counter() - t0))
+    return {name: float(np.median(r)) for name, r in rates.items()}
 
 
 def throughput_table(configs, peak, bandwidth, warmup, steps, repeats, threads, n_samples):
@@ -142,11 +142,11 @@ def throughput_table(configs, peak, bandwidth, warmup, steps, repeats, threads, 
         X, y = make_data(sizes, n_samples)
         for m in (64, 256):
             limit = m / limit_seconds(sizes, m, peak, bandwidth)
-            args = (sizes, X, y, m, warmup, steps, repeats)
-            rate_torch = torch_rate(*args, threads=threads)
-            rate_nl = neuralab_rate(*args)
-            rate_sk = sklearn_rate(*args)
+            n = max(warmup, steps)
+            runners = {"torch": torch_runner(sizes, X, y, m, n, threads),
+                       "neuralab": neuralab_runner(sizes, X, y, m, n),
+                       "sklearn": sklearn_runner(sizes, X, y, m, n)}
+            rate = interleaved_rates(runners, m, warmup, steps, repeats)
             rows.append({"net": name, "sizes": "-".join(map(str, sizes)), "batch": m,
-                         "neuralab": rate_nl, "torch": rate_torch, "sklearn": rate_sk,
-                         "limit": limit})
+                         "limit": limit, **rate})
     return rows
