@@ -2,7 +2,11 @@
 
 import json
 import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -295,6 +299,73 @@ def test_crash_while_writing_keeps_the_old_checkpoint(tmp_path, monkeypatch):
         io.write_checkpoint(path, {"theta": np.zeros(4)}, {"epoch": 2})
     assert os.listdir(tmp_path) == ["run.ckpt"]
     assert io.read_checkpoint(path)[1] == {"epoch": 1}
+
+
+_WRITER = """
+import sys
+import time
+import numpy as np
+import safetensors.numpy
+from neuralab import io
+
+def slow_save_file(arrays, filename, metadata=None):   # a slow disk: the write takes a while
+    blob = safetensors.numpy.save(arrays, metadata=metadata)
+    with open(filename, "wb") as f:
+        for start in range(0, len(blob), 1 << 16):
+            f.write(blob[start:start + (1 << 16)])
+            f.flush()
+            time.sleep(0.0005)
+
+safetensors.numpy.save_file = slow_save_file
+for i in range(1, 100_000):
+    io.write_checkpoint(sys.argv[1], {"theta": np.full(100_000, float(i)), "step": np.array(i)},
+                        {"i": i})
+    print(i, flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+def test_sigkill_mid_write_leaves_a_whole_checkpoint(tmp_path):
+    """A process killed at a random moment while writing checkpoints in a loop: the file at
+    the path is always a complete checkpoint, at least as new as the last one reported."""
+    path = tmp_path / "run.ckpt"
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)],
+                                stdout=subprocess.PIPE, text=True)
+        done = 0
+        while done < 2:
+            done = int(proc.stdout.readline())
+        time.sleep(rng.uniform(0.0, 0.03))      # most of the child's time is inside a write
+        proc.send_signal(signal.SIGKILL)
+        rest = proc.stdout.read().split()
+        proc.wait()
+        proc.stdout.close()
+        assert proc.returncode == -signal.SIGKILL
+        last_reported = int(rest[-1]) if rest else done
+        arrays, meta = io.read_checkpoint(path)
+        assert meta["i"] >= last_reported
+        assert arrays["step"] == meta["i"] and np.all(arrays["theta"] == meta["i"])
+        assert arrays["theta"].shape == (100_000,)
+    io.write_checkpoint(path, {"theta": np.zeros(3)}, {"i": 0})  # cleans the killed writers' temps
+    assert os.listdir(tmp_path) == ["run.ckpt"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stale temp files are only cleaned on POSIX")
+def test_only_temp_files_of_dead_writers_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = [f".run.ckpt.{dead.pid}.x1.tmp", f".run.ckpt.{alive.pid}.x2.tmp",
+                 f".other.ckpt.{dead.pid}.x3.tmp", ".run.ckpt.notapid.tmp"]
+        for name in names:
+            (tmp_path / name).write_bytes(b"partial")
+        io.write_checkpoint(tmp_path / "run.ckpt", {"theta": np.ones(2)}, {})
+        assert sorted(os.listdir(tmp_path)) == sorted(["run.ckpt", *names[1:]])
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_truncated_checkpoint(tmp_path):

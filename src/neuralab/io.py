@@ -170,8 +170,9 @@ def _atomic_write(path, arrays: dict, metadata: dict) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
+    base = os.path.basename(path)
+    _remove_stale_temps(directory, base)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.{os.getpid()}.", suffix=".tmp")
     try:
         os.close(fd)
         save_file(arrays, tmp, metadata=metadata)
@@ -185,6 +186,34 @@ def _atomic_write(path, arrays: dict, metadata: dict) -> None:
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def _remove_stale_temps(directory: str, base: str) -> None:
+    """Delete temporary files ``.<base>.<pid>.*.tmp`` left by writers that were killed.
+
+    Only files whose writer process no longer exists are removed (POSIX: ``kill(pid, 0)``), so
+    a concurrent writer's temporary file is never touched. Elsewhere this is a no-op.
+    """
+    if os.name != "posix":
+        return
+    prefix = f".{base}."
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:               # the writer is gone: its file is garbage
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+        except (PermissionError, OverflowError, OSError):  # alive (another user) or odd pid
+            pass
 
 
 def _umask() -> int:
@@ -300,6 +329,8 @@ def write_checkpoint(path, arrays: dict, meta: dict) -> None:
     The file is written to a temporary file in the same directory, flushed and fsync'ed, then
     renamed over ``path`` (``os.replace``) and the directory fsync'ed: a crash at any moment
     leaves either the previous checkpoint or the new one at ``path``, never a partial file.
+    A writer killed mid-write leaves its temporary file ``.<name>.<pid>.*.tmp`` behind;
+    the next write to ``path`` deletes it once that process is gone.
 
     Parameters
     ----------
