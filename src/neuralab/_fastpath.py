@@ -62,7 +62,8 @@ class _Plan:
     """Buffers and steps of one training pass for batches of ``m`` columns."""
 
     def __init__(self, blocks, m, dtype):
-        self.blocks, self.m = blocks, m
+        self.blocks, self.m, self.last = blocks, m, len(blocks) - 1
+        self.inputs = [None] * len(blocks)
         self.Z = [np.empty((d.n_out, m), dtype) for d, _ in blocks]
         last = blocks[-1][1]
         # the output activation writes to its own buffer: the loss needs the logits Z^{[L]}
@@ -76,26 +77,23 @@ class _Plan:
 
     def forward(self, A0):
         """Forward pass; returns the list of layer inputs and the network output."""
-        blocks, n = self.blocks, len(self.blocks)
-        inputs, A = [], A0
-        for i, (dense, act) in enumerate(blocks):
-            inputs.append(A)
+        inputs, A = self.inputs, A0
+        for i, (dense, act) in enumerate(self.blocks):
+            inputs[i] = A
             Z = self.Z[i]
             np.matmul(dense.W, A, out=Z)
             Z += dense.b
-            if i == n - 1:
-                return inputs, Z, self._output(act, Z)
-            A = _hidden_forward(act, Z)
-        raise AssertionError("unreachable")  # pragma: no cover
+            A = _hidden_forward(act, Z) if i < self.last else self._output(act, Z)
+        return inputs, Z, A
 
     def _output(self, act, Z):
         if act is None or type(act) is Identity:
             return Z
         if type(act) is Softmax:  # the same operations as Softmax.g, into a kept buffer
             E = self.out
-            np.subtract(Z, Z.max(axis=0, keepdims=True), out=E)
+            np.subtract(Z, np.maximum.reduce(Z, axis=0, keepdims=True), out=E)
             np.exp(E, out=E)
-            E /= E.sum(axis=0, keepdims=True)
+            E /= np.add.reduce(E, axis=0, keepdims=True)
             return E
         return act.g(Z)
 
@@ -107,7 +105,7 @@ class _Plan:
             dense = blocks[i][0]
             A_prev = inputs[i]
             np.matmul(dZ, A_prev.T, out=dense.dW)
-            np.sum(dZ, axis=1, keepdims=True, out=dense.db)
+            np.add.reduce(dZ, axis=1, keepdims=True, out=dense.db)  # np.sum without wrappers
             if scale is not None:
                 dense.dW *= scale
                 dense.db *= scale
