@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io as _bytesio
+import statistics
 import struct
 import urllib.request
 
@@ -148,6 +149,27 @@ def test_standardizer_matches_sklearn_and_handles_constant_columns():
         data.Standardizer().transform(X)
     with pytest.raises(ValueError, match="4"):
         s.transform(X[:, :3])
+
+
+def test_standardizer_constant_columns_that_do_not_sum_exactly():
+    # 0.1 * 1003 is not exact in floating point: σ comes out ~1e-15, not 0, and dividing by
+    # it would turn a constant feature into ±1 noise
+    X = np.column_stack([np.full(1003, 0.1), np.full(1003, 1e6 / 3), np.arange(1003.0)])
+    s, ref = data.Standardizer().fit(X), StandardScaler().fit(X)
+    np.testing.assert_array_equal(s.scale_[:2], ref.scale_[:2])       # both say: constant
+    assert np.all(s.transform(X)[:, :2] == 0.0)
+    np.testing.assert_allclose(s.transform(X)[:, 2], ref.transform(X)[:, 2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, None])
+def test_standardizer_chunks_merge_to_the_one_pass_statistics(chunk_size):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 5)) * [1e-3, 1, 1e3, 2, 0.5] + [1e6, 0, -7, 3e3, 1]
+    exact_mean = [statistics.fmean(col) for col in X.T.tolist()]     # exact sums (fsum)
+    exact_std = [statistics.pstdev(col) for col in X.T.tolist()]      # exact (fractions)
+    s = data.Standardizer().fit(X, chunk_size=chunk_size)
+    np.testing.assert_allclose(s.mean_, exact_mean, rtol=1e-13)
+    np.testing.assert_allclose(s.scale_, exact_std, rtol=1e-12)   # even σ/μ = 1e-9 (column 0)
 
 
 def test_standardizer_fits_a_memory_map_in_chunks(tmp_path):

