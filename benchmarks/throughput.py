@@ -10,6 +10,8 @@ import numpy as np
 import neuralab as nl
 
 LR = 1e-3
+#: Seconds to wait before each timed turn (lets idle BLAS/OpenMP threads stop spinning).
+PARK = 0.3
 
 
 def make_data(sizes, n_samples, seed=0):
@@ -123,12 +125,19 @@ def sklearn_runner(sizes, X, y, m, n_steps):
 
 def interleaved_rates(runners, m, warmup, steps, repeats):
     """Median samples/s of each runner; the runners take turns, so a burst of load from other
-    processes hits all of them alike rather than one."""
+    processes hits all of them alike rather than one.
+
+    Before each turn the process sleeps ``PARK`` seconds: OpenBLAS's and OpenMP's worker
+    threads spin for a while after their last task, and on a 2-core machine the spinning
+    threads of one library would otherwise slow down the next one.
+    """
     for run_steps in runners.values():
         run_steps(warmup)
     rates = {name: [] for name in runners}
     for _ in range(repeats):
         for name, run_steps in runners.items():
+            time.sleep(PARK)
+            run_steps(1)  # caches warm again after the other frameworks ran
             t0 = time.perf_counter()
             run_steps(steps)
             rates[name].append(steps * m / (time.perf_counter() - t0))
