@@ -313,9 +313,7 @@ FILE_CASES = [
     pytest.param(lambda c: nl.load(c.forged_model_file(tensor={"shape": [2**40]})), ValueError,
                  r"forged\.safetensors'.*needs \d+ bytes", id="model-file-huge-shape"),
     pytest.param(lambda c: nl.load(c.forged_model_file(tensor={"dtype": ["F32"]})), ValueError,
-                 r"forged\.safetensors'.*unsupported dtype", id="model-file-dtype-not-a-string",
-                 marks=_xfail_gap("io.py", "_read_header: `not isinstance(dtype, str) or dtype "
-                                  "not in _DTYPES` (a list raises TypeError: unhashable)")),
+                 r"forged\.safetensors'.*unsupported dtype", id="model-file-dtype-not-a-string"),
     pytest.param(lambda c: nl.load(c.forged_model_file(tensor={"dtype": "F32"})), ValueError,
                  r"forged\.safetensors'.*needs \d+ bytes", id="model-file-wrong-dtype"),
     pytest.param(lambda c: nl.load(c.forged_model_file(meta={"config": json.dumps(
