@@ -234,7 +234,11 @@ def test_batches_cover_every_sample_once_seeded():
     (full_X, full_y), = data.batches(X, None, batch_size=None)
     assert full_y is None and len(full_X) == 23
     with pytest.raises(ValueError, match="batch_size"):
-        next(data.batches(X, y, batch_size=0))
+        data.batches(X, y, batch_size=0)             # checked at the call, not the first batch
+    with pytest.raises(TypeError, match="shuffle"):
+        data.batches(X, y, shuffle="no")
+    with pytest.raises(ValueError, match="seed"):
+        data.batches(X, y, seed=-1)
 
 
 def test_batches_stream_from_a_memory_map(tmp_path):

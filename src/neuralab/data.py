@@ -12,6 +12,12 @@
   :func:`train_val_test_split` (stratified) and :func:`batches` (seeded mini-batches).
 
 Samples are rows: ``X`` is (m, n_features), ``y`` is (m,) — the public API's convention.
+
+Data larger than RAM: write it once to ``.npy`` files in chunks
+(``np.lib.format.open_memmap(path, "w+", dtype, shape)``), open them with :func:`load_npy`
+(a read-only ``np.memmap``), fit a :class:`Standardizer` on them (it reads in chunks) and
+train from :func:`batches`, which reads only each batch's rows from disk; the operating
+system's page cache decides what stays in memory.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from ._datafiles import (
     load_npz,
 )
 from ._datasets import GENERATORS, load_mnist1d, load_mnist5k, load_sklearn
-from ._validation import check_array, check_float, check_int, lookup
+from ._validation import check_array, check_bool, check_float, check_int, check_seed, lookup
 
 __all__ = [
     "DATASETS", "DOWNLOADS", "Dataset", "Standardizer", "batches", "download", "list_datasets",
@@ -259,7 +265,8 @@ def batches(X, y=None, batch_size: int | None = 32, shuffle: bool = True, seed: 
 
     ``batch_size=None`` yields the whole set once. With ``shuffle=True`` the order is a
     permutation from ``np.random.default_rng(seed)`` (same seed, same batches). ``X`` may be a
-    memory map (:func:`load_npy`): only the rows of each batch are read from disk.
+    memory map (:func:`load_npy`): only the rows of each batch are read from disk. Arguments
+    are checked when ``batches`` is called, not at the first batch.
     """
     if not hasattr(X, "shape"):
         X = np.asarray(X)
@@ -269,9 +276,14 @@ def batches(X, y=None, batch_size: int | None = 32, shuffle: bool = True, seed: 
     if y is not None and len(y) != m:
         raise ValueError(f"X and y have different numbers of samples: {m} and {len(y)}")
     batch_size = m if batch_size is None else check_int(batch_size, "batch_size", minimum=1)
-    order = np.random.default_rng(check_int(seed, "seed", minimum=0)).permutation(m) \
-        if shuffle else None
-    for start in range(0, m, batch_size):
+    seed = check_seed(seed)
+    order = np.random.default_rng(seed).permutation(m) if check_bool(shuffle, "shuffle") \
+        else None
+    return _batches(X, y, batch_size, order)
+
+
+def _batches(X, y, batch_size, order):
+    for start in range(0, len(X), batch_size):
         if order is None:
             idx = slice(start, start + batch_size)
         else:
