@@ -33,6 +33,7 @@ import numpy as np
 
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .layers import Dense
+from .losses import CrossEntropy
 
 #: Activation types the plan applies itself (exact types: a subclass may change the rule).
 _HIDDEN = (ReLU, Tanh, Sigmoid, LeakyReLU, Identity)
@@ -68,6 +69,10 @@ class _Plan:
         last = blocks[-1][1]
         # the output activation writes to its own buffer: the loss needs the logits Z^{[L]}
         self.out = np.empty_like(self.Z[-1]) if type(last) is Softmax else None
+        # softmax's column maxima and sums (reused for the loss's log-sum-exp), label columns
+        self.mx, self.s = np.empty((2, 1, m), dtype)
+        self.cols = np.arange(m)
+        self.dZ = np.empty_like(self.Z[-1])
         # dA ping-pong buffers, one per distinct hidden width
         self.dA = {}
         for d, _ in blocks[1:]:
@@ -91,11 +96,28 @@ class _Plan:
             return Z
         if type(act) is Softmax:  # the same operations as Softmax.g, into a kept buffer
             E = self.out
-            np.subtract(Z, np.maximum.reduce(Z, axis=0, keepdims=True), out=E)
+            np.subtract(Z, np.maximum.reduce(Z, axis=0, keepdims=True, out=self.mx), out=E)
             np.exp(E, out=E)
-            E /= np.add.reduce(E, axis=0, keepdims=True)
+            E /= np.add.reduce(E, axis=0, keepdims=True, out=self.s)
             return E
         return act.g(Z)
+
+    def cross_entropy(self, Z, A, Y, scale):
+        """Softmax + cross-entropy on labels ``Y``: the loss and ``scale``·(A − Y).
+
+        The operations of ``CrossEntropy._value_from_logits`` and ``_dZ``, with the
+        log-sum-exp taken from the softmax's own maxima and sums.
+        """
+        lse = (self.mx + np.log(self.s))[0]
+        value = np.mean(lse - Z[Y, self.cols])
+        dZ = self.dZ
+        if scale is None:
+            np.copyto(dZ, A)
+            dZ[Y, self.cols] -= 1
+        else:  # (A − Y)·2⁻ᵏ, exactly
+            np.multiply(A, scale, out=dZ)
+            dZ[Y, self.cols] -= scale
+        return value, dZ
 
     def backward(self, inputs, dZ, scale):
         """Backward from ``dZ`` of the last Dense; fills every dW, db (times ``scale``)."""
@@ -156,6 +178,12 @@ def loss_and_grad(model, A0, Y, loss):
     inputs, Z, A = plan.forward(A0)
     model._output = A
     last = blocks[-1][1]
+    once = m & (m - 1) == 0  # m = 2^k: 1/m is exact, apply it once to dZ^{[L]}
+    if (type(loss) is CrossEntropy and type(last) is Softmax and not loss.from_logits
+            and Y.ndim == 1 and Y.dtype == np.intp):
+        value, dZ = plan.cross_entropy(Z, A, Y, 1.0 / m if once else None)
+        plan.backward(inputs, dZ, None if once else 1.0 / m)
+        return _keep(plans, plan, m, value)
     if last is not None and loss.fuses(last):
         value = loss._value_from_logits(Z, A, Y)
         dZ = loss._dZ(A, Y)
@@ -165,13 +193,17 @@ def loss_and_grad(model, A0, Y, loss):
         if last is not None and type(last) is not Identity:
             last._Z, last._A = Z, A
             dZ = last.backward(dZ)
-    if m & (m - 1) == 0:  # m = 2^k: 1/m is exact, apply it once
-        dZ = np.multiply(dZ, 1.0 / m, dtype=model.dtype)
-        plan.backward(inputs, dZ, None)
+    if once:
+        plan.backward(inputs, np.multiply(dZ, 1.0 / m, dtype=model.dtype), None)
     else:
         plan.backward(inputs, dZ, 1.0 / m)
+    return _keep(plans, plan, m, value)
+
+
+def _keep(plans, plan, m, value):
+    """Keep small buffers for the next call (most recently used last); return ``value``."""
     if plan.nbytes <= _KEEP_BYTES:
-        plans[m] = plan  # most recently used last
+        plans[m] = plan
         while len(plans) > _KEEP_SIZES:
             plans.pop(next(iter(plans)))
     return value
