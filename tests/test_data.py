@@ -355,19 +355,43 @@ def test_load_npz_memory_maps_uncompressed_members(tmp_path):
     np.testing.assert_array_equal(got, want)
 
 
-def test_load_npz_rejects_a_member_shorter_than_its_header_says(tmp_path):
-    np.savez(tmp_path / "d.npz", X=np.ones((4, 3)), y=np.arange(4))
-    blob = (tmp_path / "d.npz").read_bytes()
-    assert blob.count(b"(4, 3)") == 1
-    (tmp_path / "bad.npz").write_bytes(blob.replace(b"(4, 3)", b"(9, 3)"))
-    with pytest.raises(ValueError, match=r"bad\.npz.*truncated or corrupt"):
-        data.load_npz(tmp_path / "bad.npz")
+@pytest.mark.parametrize("compression", ["stored", "deflated"])
+def test_load_npz_rejects_a_member_whose_header_lies(tmp_path, compression):
+    import zipfile
+
+    method = zipfile.ZIP_STORED if compression == "stored" else zipfile.ZIP_DEFLATED
+    def npy_claiming(shape):                        # a header that lies, then 4x3 floats
+        buf = _bytesio.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        return buf.getvalue() + np.ones((4, 3)).tobytes()
+
+    for name, blob in (("short", npy_claiming((9, 3))), ("bomb", npy_claiming((10**12, 3)))):
+        with zipfile.ZipFile(tmp_path / f"{name}.npz", "w", compression=method) as zf:
+            zf.writestr("X.npy", blob)
+            zf.writestr("y.npy", blob)
+        for mmap in (True, False):
+            with pytest.raises(ValueError, match=rf"{name}\.npz' \(array 'X'\).*truncated"):
+                data.load_npz(tmp_path / f"{name}.npz", mmap=mmap)
+
+
+def test_load_npz_and_npy_odd_files(tmp_path):
     np.save(tmp_path / "a.npy", np.ones(3))
-    with pytest.raises(ValueError, match="a.npy.*load_npy"):
+    with pytest.raises(ValueError, match="a.npy.*not a readable .npz"):
         data.load_npz(tmp_path / "a.npy")
     (tmp_path / "t.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="t.npz"):
         data.load_npz(tmp_path / "t.npz")
+    blob = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(blob[:-5])
+    for mmap in (True, False):
+        with pytest.raises(ValueError, match=r"cut\.npy.*\(24 bytes\) but 19 follow"):
+            data.load_npy(tmp_path / "cut.npy", mmap=mmap)
+    (tmp_path / "hdr.npy").write_bytes(blob[:30])
+    with pytest.raises(ValueError, match=r"hdr\.npy.*bad header"):
+        data.load_npy(tmp_path / "hdr.npy")
+    np.save(tmp_path / "e.npy", np.zeros((0, 4)))
+    assert data.load_npy(tmp_path / "e.npy").shape == (0, 4)
 
 
 # ---------------------------------------------------------------------------- IDX / MNIST
@@ -443,6 +467,12 @@ def test_load_idx_broken_gzip_stream(tmp_path):
     (tmp_path / "b.gz").write_bytes(blob[:15] + blob[-4:])
     with pytest.raises(ValueError, match="b.gz"):
         data.load_idx(tmp_path / "b.gz")
+    digits = np.arange(2000, dtype=np.uint8).reshape(40, 50) % 7    # compressible: real deflate
+    blob = bytearray(gzip.compress(_idx_bytes(digits, 0x08)))
+    blob[12:16] = b"\xff\xff\xff\xff"                    # mangle the deflate stream itself
+    (tmp_path / "z.gz").write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="z.gz.*cannot read"):
+        data.load_idx(tmp_path / "z.gz")
 
 
 def _fake_mnist(directory, rng, n_train=40, n_test=20, gz=True):

@@ -94,12 +94,42 @@ def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ","):
 
 
 def load_npy(path, mmap: bool = True) -> np.ndarray:
-    """Load a ``.npy`` array, memory-mapped read-only by default (no pickles)."""
+    """Load a ``.npy`` array, memory-mapped read-only by default (no pickles).
+
+    The header is checked first (object dtype refused, declared size against the file size),
+    so a truncated or forged file gets ``ValueError`` naming it, not a huge allocation.
+    """
+    import os
+
     path = _fspath(path)
+    with open(path, "rb") as f:
+        shape, dtype, _, n_bytes = _npy_header(path, f, "")
+        available = os.fstat(f.fileno()).st_size - f.tell()
+    if available < n_bytes:
+        raise ValueError(f"{path!r}: the header declares shape {shape} of {dtype} ({n_bytes} "
+                         f"bytes) but {available} follow it (truncated or corrupt)")
     try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as exc:
+        return np.load(path, mmap_mode="r" if mmap and n_bytes else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
         raise ValueError(f"{path!r} is not a plain .npy array: {exc}") from None
+
+
+def _npy_header(path, f, what):
+    """Read a .npy header from the open binary file ``f``: (shape, dtype, fortran, n_bytes).
+
+    Anything malformed, or an object dtype (a pickle), raises ValueError naming ``path``.
+    """
+    try:
+        version = np.lib.format.read_magic(f)
+        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, fortran_order, dtype = reader(f)
+    except Exception as exc:          # numpy raises ValueError, EOFError, SyntaxError, ...
+        raise ValueError(f"{path!r}{what} is not a .npy array: bad header ({exc})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path!r}{what} holds Python objects, which would need a pickle; "
+                         "refusing to load it")
+    return shape, dtype, fortran_order, int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 
 def load_npz(path, x_key: str = "X", y_key: str | None = "y", *, mmap: bool = True):
@@ -108,72 +138,62 @@ def load_npz(path, x_key: str = "X", y_key: str | None = "y", *, mmap: bool = Tr
     With ``mmap=True`` an array stored uncompressed (what ``np.savez`` writes) comes back as a
     read-only ``np.memmap`` over its bytes inside the archive, so :func:`batches` streams it
     from disk; a compressed member (``np.savez_compressed``) cannot be mapped and is read into
-    memory. Object arrays (pickles) are refused.
+    memory. Each member's header is checked against the archive's sizes before anything is
+    allocated; object arrays (pickles) are refused.
     """
     import zipfile
 
     path = _fspath(path)
     try:
-        archive = np.load(path, mmap_mode="r", allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path!r} is a .npy array, not a .npz archive; use load_npy")
-        with archive:
-            missing = [k for k in (x_key, y_key) if k is not None and k not in archive.files]
+        with zipfile.ZipFile(path) as zf:
+            names = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+            missing = [k for k in (x_key, y_key) if k is not None and k not in names]
             if missing:
                 raise ValueError(f"{path!r} has no array {missing[0]!r}; arrays: "
-                                 f"{', '.join(archive.files)}")
-            keys = [k for k in (x_key, y_key) if k is not None]
-            mapped = {k: _npz_memmap(path, archive.zip, k + ".npy") if mmap else None
-                      for k in keys}
-            out = {k: archive[k] if mapped[k] is None else mapped[k] for k in keys}
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+                                 f"{', '.join(names) or 'none'}")
+            out = [_npz_member(path, zf, k, mmap) for k in (x_key, y_key) if k is not None]
+    except Exception as exc:          # BadZipFile, zlib.error, NotImplementedError, EOFError...
         if isinstance(exc, ValueError) and repr(path) in str(exc):
             raise
         raise ValueError(f"{path!r} is not a readable .npz archive of plain arrays: "
-                         f"{exc}") from None
-    return out[x_key], (None if y_key is None else out[y_key])
+                         f"{type(exc).__name__}: {exc}") from None
+    return out[0], (None if y_key is None else out[1])
 
 
-def _npz_memmap(path, zf, member):
-    """A read-only memmap of ``member`` of the open zip ``zf`` if it is stored uncompressed.
-
-    Returns None when the member cannot be mapped (compressed, encrypted, or not found under
-    that name), leaving the caller to read it normally.
-    """
+def _npz_member(path, zf, key, mmap):
+    """Array ``key`` of the open archive ``zf``: a memmap if stored and ``mmap``, else read."""
     import struct
     import zipfile
 
-    try:
-        info = zf.getinfo(member)
-    except KeyError:
-        return None
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-        return None
-    with open(path, "rb") as f:
-        f.seek(info.header_offset)
-        local = f.read(zipfile.sizeFileHeader)
-        if len(local) < zipfile.sizeFileHeader or local[:4] != b"PK\x03\x04":
-            raise ValueError(f"{path!r}: bad zip local header for {member!r}")
-        name_len, extra_len = struct.unpack("<HH", local[26:30])
-        start = info.header_offset + zipfile.sizeFileHeader + name_len + extra_len
-        f.seek(start)
-        version = np.lib.format.read_magic(f)
-        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                  else np.lib.format.read_array_header_2_0)
-        shape, fortran_order, dtype = reader(f)
-        if dtype.hasobject:
-            raise ValueError(f"{path!r}: array {member[:-4]!r} holds Python objects, which "
-                             "would need a pickle; refusing to load it")
-        offset = f.tell()
-    n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if offset - start + n_bytes != info.file_size:
-        raise ValueError(f"{path!r}: array {member[:-4]!r} declares shape {shape} of {dtype} "
-                         f"({n_bytes} bytes) but its archive member holds "
-                         f"{info.file_size - (offset - start)} (truncated or corrupt)")
-    if n_bytes == 0:
-        return np.zeros(shape, dtype=dtype, order="F" if fortran_order else "C")
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                     order="F" if fortran_order else "C")
+    info, what = zf.getinfo(key + ".npy"), f" (array {key!r})"
+    with zf.open(info) as f:
+        shape, dtype, fortran, n_bytes = _npy_header(path, f, what)
+        header_len = f.tell()
+    if header_len + n_bytes != info.file_size:
+        raise ValueError(f"{path!r}{what}: the header declares shape {shape} of {dtype} "
+                         f"({n_bytes} bytes) but the member holds {info.file_size - header_len}"
+                         " (truncated or corrupt)")
+    if info.compress_type != zipfile.ZIP_STORED:
+        if info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1):
+            raise ValueError(f"{path!r}{what}: declares {info.file_size} bytes from "
+                             f"{info.compress_size} compressed (forged sizes)")
+        mmap = False
+    order = "F" if fortran else "C"
+    if not mmap or n_bytes == 0:
+        with zf.open(info) as f:
+            f.seek(header_len)
+            body = f.read(n_bytes)
+        if len(body) != n_bytes:
+            raise ValueError(f"{path!r}{what} is truncated")
+        return np.frombuffer(body, dtype=dtype).reshape(shape, order=order).copy(order=order)
+    with open(path, "rb") as raw:
+        raw.seek(info.header_offset)
+        local = raw.read(zipfile.sizeFileHeader)
+    if len(local) < zipfile.sizeFileHeader or local[:4] != b"PK\x03\x04":
+        raise ValueError(f"{path!r}{what}: bad zip local header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    offset = info.header_offset + zipfile.sizeFileHeader + name_len + extra_len + header_len
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
 
 
 #: Deflate expands data at most ~1032x; a gzip IDX declaring more than this is rejected unread.
@@ -194,6 +214,7 @@ def load_idx(path) -> np.ndarray:
     import gzip
     import os
     import struct
+    import zlib
 
     path = _fspath(path)
     with open(path, "rb") as raw:
@@ -242,8 +263,8 @@ def load_idx(path) -> np.ndarray:
             if got != n_bytes or f.read(1):
                 raise ValueError(f"{path!r}: body has a different length than the header's "
                                  f"shape {shape} declares (truncated or corrupt)")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{path!r}: cannot read ({exc})") from None
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise ValueError(f"{path!r}: cannot read ({type(exc).__name__}: {exc})") from None
     return body.view(dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
