@@ -4,11 +4,10 @@ import re
 
 import pytest
 
-report = pytest.importorskip("benchmarks.report")
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from benchmarks import throughput  # noqa: E402
+from benchmarks import report, throughput  # noqa: E402
 
 
 def test_smoke_run_produces_every_table(tmp_path):
