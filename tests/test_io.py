@@ -252,6 +252,24 @@ def test_checkpoint_round_trip_every_dtype_and_shape(tmp_path):
         np.testing.assert_array_equal(back[name], arr)
 
 
+def test_checkpoint_meta_numpy_scalars_and_big_ints(tmp_path):
+    state = np.random.default_rng(5).bit_generator.state       # 128-bit integers inside
+    meta = {"t": np.int64(7), "loss": np.float32(0.5), "flag": np.bool_(True),
+            "rng": state, "nan": float("nan")}
+    io.write_checkpoint(tmp_path / "c.ckpt", {}, meta)
+    _, back = io.read_checkpoint(tmp_path / "c.ckpt")
+    assert back["t"] == 7 and type(back["t"]) is int and back["loss"] == 0.5
+    assert back["flag"] is True and back["rng"] == state and np.isnan(back["nan"])
+    rng = np.random.default_rng()
+    rng.bit_generator.state = back["rng"]
+    assert rng.random() == np.random.default_rng(5).random()
+    with pytest.raises(TypeError, match=r"shape \(3,\) is in meta; pass it in arrays"):
+        io.write_checkpoint(tmp_path / "d.ckpt", {}, {"theta": np.zeros(3)})
+    with pytest.raises(TypeError, match="JSON"):
+        io.write_checkpoint(tmp_path / "d.ckpt", {}, {"f": print})
+    assert not (tmp_path / "d.ckpt").exists()
+
+
 def test_checkpoint_validation_errors(tmp_path):
     path = tmp_path / "x.ckpt"
     with pytest.raises(TypeError, match="JSON-serializable"):

@@ -340,7 +340,9 @@ def write_checkpoint(path, arrays: dict, meta: dict) -> None:
         uint32/64, bool, ...); 0-d and empty arrays round-trip. Names must not start with
         ``"__"``.
     meta : dict
-        JSON-serializable values (epoch, step, config...), stored as one JSON string.
+        JSON-serializable values (epoch, step, config...), stored as one JSON string. NumPy
+        scalars (``np.int64(3)``, ``np.float32(0.5)``) are stored as Python numbers; arrays
+        belong in ``arrays``.
     """
     if not isinstance(arrays, dict):
         raise TypeError(f"arrays must be a dict of name -> ndarray, got {type(arrays).__name__}")
@@ -358,12 +360,21 @@ def write_checkpoint(path, arrays: dict, meta: dict) -> None:
                             "store; use a numeric or bool dtype")
         prepared[name] = np.asarray(arr, dtype=dt, order="C")    # keeps 0-d arrays 0-d
     try:
-        meta_json = json.dumps(meta, allow_nan=True)
-    except (TypeError, ValueError) as exc:
+        meta_json = json.dumps(meta, allow_nan=True, default=_json_scalar)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise TypeError(f"meta must be JSON-serializable: {exc}") from None
     metadata = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION,
                 "meta": meta_json}
     _atomic_write(path, prepared, metadata)
+
+
+def _json_scalar(value):
+    """``json.dumps`` fallback: NumPy scalars become Python numbers; anything else is refused."""
+    if isinstance(value, (np.generic,)) and value.ndim == 0 and value.dtype.kind in "biuf":
+        return value.item()
+    if isinstance(value, np.ndarray):
+        raise TypeError(f"an array of shape {value.shape} is in meta; pass it in arrays")
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def read_checkpoint(path) -> tuple[dict, dict]:
