@@ -5,66 +5,27 @@ each of those passes streams θ-sized arrays through main memory; on a network w
 parameters the step is then limited by memory traffic, not arithmetic. The kernels here apply
 the same formulas to cache-sized chunks, so one chunk of θ, g and the state is loaded once,
 updated by every operation while it sits in the cache, and written back once: close to the
-minimal traffic (read θ, g, m, v; write θ, m, v for Adam). NumPy's ufuncs release the GIL, so
-the chunks are shared out among a few threads.
+minimal traffic (read θ, g, m, v; write θ, m, v for Adam).
 
-Each element's arithmetic does not depend on the chunking or on the thread count, so results
-are bit-identical whatever the split.
+Each element's arithmetic does not depend on the chunking, so results are bit-identical
+whatever the chunk size. (Sharing the chunks among threads was tried: in a training loop the
+BLAS threads that just finished a matrix product hold the other core, and it gained nothing.)
 """
 
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 #: Elements per chunk: the 5 float32 arrays of a chunk (1.25 MiB) stay in a core's L2 cache.
 CHUNK = 65536
-#: Below this many elements one thread does the whole update (threads cost more than they save).
-_MIN_PARALLEL = 1 << 21
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_PID: int | None = None
-
-
-def _n_threads() -> int:
-    """Threads for elementwise kernels: ``NEURALAB_NUM_THREADS`` or the usable cores (≤ 8)."""
-    env = os.environ.get("NEURALAB_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL, _POOL_PID
-    if _POOL is None or _POOL_PID != os.getpid():  # a forked child needs its own threads
-        _POOL = ThreadPoolExecutor(max_workers=_n_threads(), thread_name_prefix="neuralab")
-        _POOL_PID = os.getpid()
-    return _POOL
 
 
 def _chunked(kernel, n: int, chunk: int) -> None:
-    """Run ``kernel(start, stop, worker)`` over ``[0, n)`` in chunks, split among threads."""
-    workers = _n_threads() if n >= _MIN_PARALLEL else 1
-    if workers == 1:
-        for start in range(0, n, chunk):
-            kernel(start, min(start + chunk, n), 0)
-        return
-    # contiguous spans of whole chunks, one per worker
-    per = -(-n // (workers * chunk)) * chunk
-
-    def span(w):
-        for start in range(w * per, min((w + 1) * per, n), chunk):
-            kernel(start, min(start + chunk, n), w)
-
-    for f in [_pool().submit(span, w) for w in range(workers)]:
-        f.result()
+    """Run ``kernel(start, stop)`` over ``[0, n)`` in chunks of ``chunk``."""
+    for start in range(0, n, chunk):
+        kernel(start, min(start + chunk, n))
 
 
 def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> None:
@@ -78,8 +39,8 @@ def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> None:
 
     with ``c_m = (1 − β₁ᵗ)/α`` and ``c_v = c_m / √(1 − β₂ᵗ)``: the bias corrections and the
     rate ``lr`` (α) folded into the denominator, so that ``θ − α m̂/(√v̂ + ε)`` costs one
-    division. ``scratch`` is a list of work buffers (one per thread, each at least ``CHUNK``
-    long, the dtype of θ); ``grad`` is only read.
+    division. ``scratch`` is a work buffer (from :func:`scratch_buffer`, the dtype of θ; its
+    length is the chunk size); ``grad`` is only read.
     """
     if lr == 0.0:  # a schedule may start at 0: the moments move, θ does not
         lr, theta = 1.0, np.zeros_like(theta)
@@ -88,9 +49,9 @@ def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> None:
     eps_c = eps * c_m
     b1, b2 = 1.0 - beta1, 1.0 - beta2
 
-    def kernel(i, j, w):
+    def kernel(i, j):
         th, g, mm, vv = theta[i:j], grad[i:j], m[i:j], v[i:j]
-        s = scratch[w][: j - i]
+        s = scratch[: j - i]
         mm *= beta1
         np.multiply(g, b1, out=s)
         mm += s
@@ -104,9 +65,12 @@ def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> None:
         np.divide(mm, s, out=s)
         th -= s
 
-    _chunked(kernel, theta.size, scratch[0].size)
+    _chunked(kernel, theta.size, scratch.size)
 
 
-def scratch_buffers(dtype, n: int) -> list[np.ndarray]:
-    """Work buffers for the chunked kernels: one per thread, ``min(n, CHUNK)`` long."""
-    return [np.empty(min(n, CHUNK), dtype=dtype) for _ in range(_n_threads())]
+def scratch_buffer(dtype, n: int) -> np.ndarray:
+    """The work buffer of the chunked kernels for vectors of ``n`` elements.
+
+    One chunk covers vectors up to twice ``CHUNK`` (fewer calls beats a smaller working set).
+    """
+    return np.empty(n if n <= 2 * CHUNK else CHUNK, dtype=dtype)

@@ -318,10 +318,10 @@ class Adam(Optimizer):
 
     def _update(self, theta, grad, lr):
         m, v = self._zeros("m", theta), self._zeros("v", theta)
-        scratch = self.__dict__.get("_chunks")
-        if scratch is None or scratch[0].dtype != theta.dtype or scratch[0].size < min(
-                theta.size, _kernels.CHUNK):
-            scratch = self.__dict__["_chunks"] = _kernels.scratch_buffers(theta.dtype, theta.size)
+        scratch = self.__dict__.get("_chunk")
+        if scratch is None or scratch.dtype != theta.dtype or scratch.size > theta.size or (
+                scratch.size < min(theta.size, _kernels.CHUNK)):
+            scratch = self.__dict__["_chunk"] = _kernels.scratch_buffer(theta.dtype, theta.size)
         # the rule above, chunk by chunk (one trip through memory): see _kernels.adam_update
         _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2, self.eps, self.t,
                              scratch)
