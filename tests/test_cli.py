@@ -1,0 +1,159 @@
+"""The `neuralab` command, run in-process through ``main(argv)`` (and once as a subprocess)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import neuralab as nl
+from neuralab.cli import main
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def moons_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    code = main(["train", "--data", "moons", "--hidden", "16", "16", "--epochs", "8",
+                 "--out-dir", str(out), "--name", "m"])
+    assert code == 0
+    return out / "m"
+
+
+def test_help_shows_examples_for_each_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("neuralab train", "neuralab evaluate", "neuralab predict",
+                    "neuralab datasets", "neuralab lab"):
+        assert command in out
+
+
+def test_datasets_lists_the_bundled_sets(capsys):
+    code, out, _ = _run(capsys, "datasets")
+    assert code == 0
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names == list(nl.data.DATASETS)
+
+
+def test_train_writes_the_run_folder(moons_run):
+    files = {p.name for p in moons_run.iterdir()}
+    assert {"model.safetensors", "config.json", "metrics.csv", "metrics.jsonl", "report.html",
+            "loss.png", "accuracy.png", "lr.png", "confusion.png", "boundary.png"} <= files
+    config = json.loads((moons_run / "config.json").read_text())
+    assert config["epochs"] == 8 and config["hidden"] == [16, 16] and config["dataset"] == "moons"
+    rows = (moons_run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,loss") and len(rows) == 1 + 8
+    records = [json.loads(line) for line in (moons_run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == list(range(1, 9))
+    assert records[-1]["loss"] == pytest.approx(float(rows[-1].split(",")[1]))
+    page = (moons_run / "report.html").read_text()
+    for png in ("loss.png", "accuracy.png", "lr.png", "confusion.png", "boundary.png"):
+        assert f'src="{png}"' in page
+    assert "test accuracy" in page
+
+
+def test_train_summary_matches_the_saved_model(moons_run, capsys):
+    ds = nl.data.load("moons", val_size=0.1, seed=0)
+    model = nl.load(moons_run / "model.safetensors")
+    acc = nl.evaluate(model, ds.X_test, ds.y_test)["accuracy"]
+    code, out, _ = _run(capsys, "evaluate", str(moons_run / "model.safetensors"),
+                        "--data", "moons")
+    assert code == 0
+    # `evaluate --data moons` uses the default split (val_size 0): same test part? check
+    ds0 = nl.data.load("moons", seed=0)
+    acc0 = nl.evaluate(model, ds0.X_test, ds0.y_test)["accuracy"]
+    line = next(x for x in out.splitlines() if x.startswith("test accuracy"))
+    assert float(line.split()[-1]) == pytest.approx(acc0, abs=1e-4)
+    assert acc > 0.8
+
+
+def test_predict_applies_the_runs_scaling(moons_run, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(7, 2))
+    src = tmp_path / "in.csv"
+    np.savetxt(src, X, delimiter=",", header="x1,x2", comments="")
+    dest = tmp_path / "out.csv"
+    code, out, _ = _run(capsys, "predict", str(moons_run / "model.safetensors"), str(src),
+                        "--output", str(dest))
+    assert code == 0 and "7 predictions" in out
+    lines = dest.read_text().splitlines()
+    assert lines[0] == "prediction,p0,p1"
+    got = np.array([[float(v) for v in row.split(",")] for row in lines[1:]])
+    config = json.loads((moons_run / "config.json").read_text())
+    scaled = (X - np.array(config["scaler"]["mean"])) / np.array(config["scaler"]["scale"])
+    model = nl.load(moons_run / "model.safetensors")
+    np.testing.assert_array_equal(got[:, 0], model.predict(scaled))
+    np.testing.assert_allclose(got[:, 1:], model.predict_proba(scaled), atol=1e-5)
+    npy = tmp_path / "in.npy"
+    np.save(npy, X)
+    code, out, _ = _run(capsys, "predict", str(moons_run / "model.safetensors"), str(npy))
+    assert out.splitlines()[1:] == lines[1:]
+
+
+def test_defaults_reach_97_percent_on_digits(tmp_path, capsys):
+    code, out, _ = _run(capsys, "train", "--out-dir", str(tmp_path), "--name", "d")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("test accuracy"))
+    assert float(line.split()[-1]) >= 0.97
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('epochs = 3\nlearning_rate = 0.1\n', "unknown key 'learning_rate'"),
+    ('epochs = "ten"\n', "epochs must be an integer"),
+    ('hidden = 32\n', "hidden must be a list of integers"),
+    ('lr = true\n', "lr must be a number"),
+    ('epochs = [\n', "not valid TOML"),
+])
+def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys, toml, message):
+    path = tmp_path / "run.toml"
+    path.write_text(toml)
+    code, _, err = _run(capsys, "train", "--config", str(path), "--out-dir", str(tmp_path))
+    assert code == 2
+    assert err.startswith("neuralab: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_config_file_then_flags_override(tmp_path, capsys):
+    path = tmp_path / "run.toml"
+    path.write_text('dataset = "iris"\nhidden = [8]\nepochs = 50\nname = "cfg"\n')
+    code, _, _ = _run(capsys, "train", "--config", str(path), "--epochs", "2",
+                      "--out-dir", str(tmp_path))
+    assert code == 0
+    config = json.loads((tmp_path / "cfg" / "config.json").read_text())
+    assert (config["dataset"], config["hidden"], config["epochs"]) == ("iris", [8], 2)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--data", "cifar10", "--epochs", "1"], "unknown data set 'cifar10'"),
+    (["train", "--data", "iris", "--lr", "-1", "--epochs", "1"], "lr must be > 0"),
+    (["evaluate", "missing.safetensors", "--data", "iris"], "missing.safetensors"),
+    (["predict", "missing.safetensors", "x.csv"], "missing.safetensors"),
+])
+def test_errors_are_one_line_without_traceback(tmp_path, capsys, argv, message):
+    code, _, err = _run(capsys, *argv, "--out-dir", str(tmp_path)) if argv[0] == "train" \
+        else _run(capsys, *argv)
+    assert code != 0
+    assert err.startswith("neuralab: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(ValueError, match="cifar10"):
+        main(["--debug", "train", "--data", "cifar10", "--out-dir", str(tmp_path)])
+
+
+def test_console_entry_point_runs(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "neuralab.cli", "datasets"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "digits" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "neuralab.cli", "evaluate", "nope.safetensors",
+                           "--data", "iris"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
