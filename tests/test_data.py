@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io as _bytesio
+import pathlib
 import statistics
 import struct
 import urllib.request
@@ -299,6 +300,22 @@ def test_load_csv_text_labels_are_encoded(tmp_path):
     np.testing.assert_array_equal(y, [0, 1, 0])
 
 
+@pytest.mark.parametrize("body, kwargs", [
+    ('\ufeffa,b,y\r\n1.5,"2",0\r\n-3e2, 4 ,1\r\n', {"label": "y"}),     # BOM, CRLF, quotes
+    ("a,b,y\n1,2,0.5\n3,4,-1.25\n", {"label": -1}),                   # float targets
+    ("1,2,7\n3,4,8\n5,6,9\n", {"label": 0, "header": False}),
+    ("a;b;y\n1;2;3\n4;5;6\n", {"label": "b", "delimiter": ";"}),
+])
+def test_load_csv_numpy_reader_and_checking_parser_agree(tmp_path, body, kwargs):
+    (tmp_path / "fast.csv").write_text(body, newline="")
+    (tmp_path / "slow.csv").write_text("\n" + body, newline="")    # a leading blank line
+    Xf, yf = data.load_csv(tmp_path / "fast.csv", **kwargs)
+    Xs, ys = data.load_csv(tmp_path / "slow.csv", **kwargs)
+    np.testing.assert_array_equal(Xf, Xs)
+    np.testing.assert_array_equal(yf, ys)
+    assert yf.dtype == ys.dtype and Xf.dtype == np.float64 and Xf.shape == (len(yf), 2)
+
+
 @pytest.mark.parametrize("text, kwargs, match", [
     ("a,b,y\n1,2,0\n3,0\n", {"label": "y"}, "line 3: 2 fields"),
     ("a,b,y\n1,2,0\n3,oops,1\n", {"label": "y"}, "line 3, column 'b': 'oops'"),
@@ -524,7 +541,7 @@ def test_download_from_a_file_url_then_load(tmp_path, monkeypatch, name):
     paths = data.download(name, dest)
     assert [p.rsplit("/", 1)[-1] for p in paths] == list(data.DOWNLOADS[name]["files"])
     for p in paths:
-        assert open(p, "rb").read() == (source / p.rsplit("/", 1)[-1]).read_bytes()
+        assert pathlib.Path(p).read_bytes() == (source / p.rsplit("/", 1)[-1]).read_bytes()
     assert sorted(x.name for x in dest.iterdir()) == sorted(data.DOWNLOADS[name]["files"])
 
     def offline(*args, **kwargs):

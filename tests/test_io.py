@@ -64,7 +64,8 @@ def test_model_file_is_plain_safetensors_readable_by_the_library(tmp_path):
     assert meta["format"] == "neuralab" and meta["format_version"] == "1"
     assert meta["dtype"] == "float32"
     assert json.loads(meta["config"]) == model.get_config()
-    assert b"\x80\x04" not in open(path, "rb").read()[:2]     # not a pickle
+    with open(path, "rb") as f:
+        assert f.read(2) != b"\x80\x04"                        # not a pickle
 
 
 def test_save_overwrites_and_leaves_no_temp_files(tmp_path):
