@@ -157,3 +157,31 @@ def test_console_entry_point_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "neuralab.cli", "evaluate", "nope.safetensors",
                            "--data", "iris"], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_killed_run_resumes_to_the_same_model(tmp_path):
+    import os
+    import signal
+    import time
+
+    args = ["train", "--data", "digits", "--hidden", "64", "--epochs", "12",
+            "--checkpoint-every", "7", "--out-dir", str(tmp_path)]
+    assert main([*args, "--name", "whole"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "neuralab.cli", *args, "--name", "cut"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "cut" / "checkpoint.safetensors"
+    deadline = time.monotonic() + 60
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists()
+    print("killed mid-run:", proc.returncode == -signal.SIGKILL)
+    assert main(["train", "--resume", str(tmp_path / "cut")]) == 0
+    whole = nl.load(tmp_path / "whole" / "model.safetensors").params
+    resumed = nl.load(tmp_path / "cut" / "model.safetensors").params
+    np.testing.assert_array_equal(resumed, whole)
+    rows = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 12

@@ -35,7 +35,7 @@ TRAIN_OPTIONS = {
     "lr": (float, 3e-3, "peak learning rate"),
     "lr_min": (float, 0.0, "final learning rate of the cosine schedule"),
     "schedule": (str, "cosine", "learning-rate schedule: cosine or constant"),
-    "epochs": (int, 20, "number of epochs"),
+    "epochs": (int, 30, "number of epochs"),
     "batch_size": (int, 32, "mini-batch size"),
     "seed": (int, 0, "seed of the split, the weights and the shuffling"),
     "test_size": (float, 0.2, "fraction of the data held out for the test"),
@@ -193,9 +193,9 @@ def _train(args) -> int:
                "train loss": f"{history['loss'][-1]:.4f}" if history.epoch else "-",
                "test loss": f"{test['loss']:.4f}", "test accuracy": f"{test['accuracy']:.4f}",
                "training time": f"{seconds:.1f} s", "parameters": f"{model.n_params:,}"}
-    if history.diverged:
-        summary["diverged"] = (f"step {history.diverged['step']} at lr "
-                               f"{history.diverged['lr']:.3g}")
+    diverged = getattr(history, "divergence", None)
+    if diverged:
+        summary["diverged"] = f"step {diverged.get('step')} at lr {diverged.get('lr', 0):.3g}"
     figures = report.write_figures(run_dir, history, model, Xte, yte, n_classes, Xtr, ytr)
     report.write_html(os.path.join(run_dir, "report.html"), f"neuralab run {config['name']}",
                       summary, figures, config)

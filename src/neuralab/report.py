@@ -32,6 +32,12 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     return C
 
 
+def _integer_epochs(ax):
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _curve(plt, history, key, ylabel, title, path):
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = np.arange(1, len(history[key]) + 1)
@@ -39,6 +45,7 @@ def _curve(plt, history, key, ylabel, title, path):
     if f"val_{key}" in history:
         ax.plot(epochs, history[f"val_{key}"], marker="s", ms=3, label="validation")
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    _integer_epochs(ax)
     if key == "loss":
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
@@ -71,6 +78,7 @@ def write_figures(out_dir, history, model=None, X_test=None, y_test=None, n_clas
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(np.arange(1, len(h["lr"]) + 1), h["lr"], marker="o", ms=3, label="learning rate")
         ax.set(xlabel="epoch", ylabel="learning rate α", title="Learning rate per epoch")
+        _integer_epochs(ax)
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
