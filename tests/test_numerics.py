@@ -197,3 +197,107 @@ def test_default_numpy_error_state_emits_no_warning():
             nl.fit(model, X, y, loss=loss, optimizer=nl.optim.SGD(1e-8), epochs=1,
                    batch_size=8, seed=0)
         assert np.all(np.isfinite(model.params))
+
+
+# ---------------------------------------------------------------------------- divergence
+
+
+def _regression(n=32):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4))
+    return X, X @ np.array([1.0, -2.0, 3.0, 0.5])
+
+
+def _linear(dtype="float64"):
+    return nl.Sequential([nl.Dense(4, 1), nl.Identity()], seed=0, dtype=dtype)
+
+
+class _Recorder(nl.Callback):
+    """Keeps θ after every completed step: ``thetas[j]`` is θ after step j (θ_0 at the start)."""
+
+    def on_train_begin(self, logs=None):
+        self.thetas = [self.model.params.copy()]
+
+    def on_batch_end(self, step, logs=None):
+        self.thetas.append(self.model.params.copy())
+
+
+def _first_bad_step(model, optimizer, X, y, loss, lr_of=lambda t: None):
+    """Independent reference: full-batch steps by hand until the loss, ∇θ or θ is not finite."""
+    A0, Y = X.T, loss.prepare_targets(y, model.n_out, X.shape[0], model.dtype)
+    with np.errstate(all="ignore"):
+        for k in range(1, 100_000):
+            value = model.loss_and_grad(A0, Y, loss)
+            if not np.isfinite(value) or not np.all(np.isfinite(model.grads)):
+                return k
+            optimizer.step(model.params, model.grads, lr_of(k - 1))
+            if not np.all(np.isfinite(model.params)):
+                return k
+    raise AssertionError("the reference never diverged")
+
+
+class _NaNAtStep(nl.optim.SGD):
+    """SGD that writes a NaN into θ on step ``bad`` (an injected blow-up)."""
+
+    def __init__(self, lr, bad):
+        super().__init__(lr)
+        self.bad = bad
+
+    def _update(self, theta, grad, lr):
+        super()._update(theta, grad, lr)
+        if self.t == self.bad:
+            theta[2] = np.nan
+
+
+def test_divergence_raises_at_the_step_with_the_last_finite_params_restored():
+    X, y = _regression()
+    expected = _first_bad_step(_linear(), nl.optim.SGD(lr=5.0), X, y, nl.MSE())
+    model, rec = _linear(), _Recorder()
+    with np.errstate(all="ignore"), pytest.raises(nl.train.DivergenceError) as info:
+        nl.fit(model, X, y, loss="mse", optimizer=nl.optim.SGD(lr=5.0), epochs=10_000,
+               batch_size=None, shuffle=False, callbacks=[rec], on_divergence="raise")
+    err = info.value
+    assert err.step == expected == len(rec.thetas), "not detected at the step it appeared"
+    assert err.what == "loss" and err.lr == 5.0
+    assert f"step {expected}" in str(err) and "learning rate 5" in str(err)
+    assert "lower the learning rate" in str(err)                    # the hint
+    assert np.all(np.isfinite(model.params))
+    np.testing.assert_array_equal(model.params, rec.thetas[-1])     # θ after step k − 1
+
+
+def test_divergence_in_the_parameters_is_caught_right_after_the_update():
+    X, y = _regression()
+    model, rec = _linear(), _Recorder()
+    with pytest.raises(nl.train.DivergenceError, match=r"step 7 .*learning rate 0\.01") as info:
+        nl.fit(model, X, y, loss="mse", optimizer=_NaNAtStep(0.01, bad=7), epochs=20,
+               batch_size=8, shuffle=True, seed=3, callbacks=[rec])
+    assert info.value.what == "parameters" and info.value.step == 7
+    assert len(rec.thetas) == 7                                     # steps 1..6 completed
+    np.testing.assert_array_equal(model.params, rec.thetas[6])
+
+
+def test_divergence_stop_warns_keeps_history_and_restores_params():
+    X, y = _regression()
+    # a schedule by step: calm for 20 steps, then a rate that blows up
+    schedule = nl.schedules.get(lambda t: 0.01 if t < 20 else 40.0)
+    expected = _first_bad_step(_linear(), nl.optim.SGD(lr=0.01), X, y, nl.MSE(),
+                               lr_of=schedule)
+    model, rec = _linear(), _Recorder()
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning,
+                                                 match=rf"diverged at step {expected}\b"):
+        hist = nl.fit(model, X, y, loss="mse", optimizer=nl.optim.SGD(lr=0.01),
+                      schedule=schedule, schedule_per="step", epochs=10_000, batch_size=None,
+                      shuffle=False, callbacks=[rec], on_divergence="stop")
+    assert expected > 20
+    assert hist.divergence["step"] == expected and hist.divergence["lr"] == 40.0
+    assert len(hist.epoch) == expected - 1                          # the completed epochs
+    assert all(np.isfinite(hist["loss"]))
+    np.testing.assert_array_equal(model.params, rec.thetas[-1])
+
+
+def test_a_healthy_run_reports_no_divergence():
+    X, y = _regression()
+    hist = nl.fit(_linear(), X, y, loss="mse", optimizer=nl.optim.SGD(lr=0.05), epochs=30,
+                  batch_size=8, on_divergence="raise")
+    assert getattr(hist, "divergence", None) is None
+    assert hist["loss"][-1] < 1e-3 * hist["loss"][0]
