@@ -49,8 +49,21 @@ TRAIN_OPTIONS = {
 }
 
 
+#: Options whose values argparse checks against a list.
+CHOICES = {"schedule": ("cosine", "constant"), "dtype": ("float32", "float64"),
+           "on_divergence": ("stop", "raise")}
+
+
 class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line ``neuralab: error: ...`` (exit status 2)."""
+
+    def error(self, message):
+        where = "" if self.prog == "neuralab" else f"{self.prog.split()[-1]}: "
+        self.exit(2, f"neuralab: error: {where}{message} (see `{self.prog} --help`)\n")
 
 
 def _type_name(kind):
@@ -219,17 +232,23 @@ def _write_metrics(run_dir, history):
                                 **{k: float(history[k][i]) for k in keys}}) + "\n")
 
 
+def _run_config(model_path) -> dict:
+    """The config.json that `neuralab train` wrote beside a model ({} if none)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        config = json.load(f)
+    return config if isinstance(config, dict) else {}
+
+
 def _scaler_for(model_path):
     """The standardization saved beside a model by `neuralab train` (or None)."""
     import numpy as np
 
     import neuralab as nl
 
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        stats = json.load(f).get("scaler")
+    stats = _run_config(model_path).get("scaler")
     return None if stats is None else nl.data.Standardizer.from_stats(
         np.asarray(stats["mean"]), np.asarray(stats["scale"]))
 
@@ -242,10 +261,22 @@ def _read_inputs(path, n_in, label=None):
     if path.lower().endswith(".npy"):
         return np.asarray(nl.data.load_npy(path)), None
     if label is None:
-        X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_has_header(path))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_has_header(path))
+        if X.size == 0:
+            raise CLIError(f"{path!r} holds no rows of numbers")
         return X, None
     X, y = nl.data.load_csv(path, label=int(label) if label.lstrip("-").isdigit() else label)
     return X, y
+
+
+def _check_width(path, X, model):
+    if X.ndim != 2 or X.shape[1] != model.n_in:
+        raise CLIError(f"{path!r} has {X.shape[-1]} feature columns per row but the model "
+                       f"expects {model.n_in}")
 
 
 def _has_header(path) -> int:
@@ -264,13 +295,21 @@ def _evaluate(args) -> int:
     model = nl.load(args.model)
     if args.data.lower().endswith(".csv"):
         X, y = _read_inputs(args.data, model.n_in, args.label or "-1")
+        _check_width(args.data, X, model)
         scaler = None if args.no_scale else _scaler_for(args.model)
         if scaler is not None:
             X = scaler.transform(X)
         where = args.data
     else:
-        ds = nl.data.load(args.data, seed=args.seed)
-        X, y, where = ds.X_test, ds.y_test, f"{args.data} (test part, seed {args.seed})"
+        split = {"seed": 0, "test_size": 0.2, "val_size": 0.0}
+        run = _run_config(args.model)
+        if run.get("dataset") == args.data:          # the test part of the run that made it
+            split.update({k: run[k] for k in split if k in run})
+        if args.seed is not None:
+            split["seed"] = args.seed
+        ds = nl.data.load(args.data, **split)
+        X, y = ds.X_test, ds.y_test
+        where = f"{args.data} (test part, seed {split['seed']})"
     result = nl.evaluate(model, X, y)
     print(f"{where}: {len(y)} samples")
     for key, value in result.items():
@@ -283,6 +322,7 @@ def _predict(args) -> int:
 
     model = nl.load(args.model)
     X, _ = _read_inputs(args.input, model.n_in)
+    _check_width(args.input, X, model)
     scaler = None if args.no_scale else _scaler_for(args.model)
     if scaler is not None:
         X = scaler.transform(X)
@@ -310,21 +350,21 @@ def _datasets(args) -> int:
     return 0
 
 
-def _lab(args) -> int:
+def _lab(argv) -> int:
     from .lab import cli as lab_cli  # imported only for `neuralab lab`
 
-    parser = argparse.ArgumentParser(prog="neuralab lab",
-                                     description="the lecture's experiments, each a figure")
+    parser = _Parser(prog="neuralab lab", description="the lecture's experiments, each a figure")
     lab_cli.add_arguments(parser)
-    return lab_cli.run(parser.parse_args(args.lab_args))
+    return lab_cli.run(parser.parse_args(argv))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="neuralab", description="neuralab: train, evaluate and explore neural networks "
         "written in NumPy.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
     p = sub.add_parser("train", help="train an MLP and write runs/<name>/ with a report",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
@@ -336,14 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
             flag = ["--data", "--dataset"]
         flags = flag if isinstance(flag, list) else [flag]
         extra = {"nargs": "+", "type": int} if kind is list else {"type": kind}
-        p.add_argument(*flags, dest=key, default=None, help=f"{text} (default: {default})",
-                       **extra)
+        if key in CHOICES:
+            extra["choices"] = CHOICES[key]
+        shown = "" if default is None else f" (default: {default})"
+        p.add_argument(*flags, dest=key, default=None, help=text + shown, **extra)
     p.set_defaults(func=_train)
     p = sub.add_parser("evaluate", help="loss and accuracy of a saved model on data")
     p.add_argument("model", help="model file (.safetensors)")
     p.add_argument("--data", required=True, help="bundled data set name or a .csv file")
     p.add_argument("--label", help="label column of the CSV (name or index; default: last)")
-    p.add_argument("--seed", type=int, default=0, help="split seed of a bundled data set")
+    p.add_argument("--seed", type=int, default=None,
+                   help="split seed of a bundled data set (default: the run's, else 0)")
     p.add_argument("--no-scale", action="store_true",
                    help="do not apply the run's standardization (config.json beside MODEL)")
     p.set_defaults(func=_evaluate)
@@ -356,10 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_predict)
     p = sub.add_parser("datasets", help="list the bundled data sets")
     p.set_defaults(func=_datasets)
-    p = sub.add_parser("lab", help="run the lecture's experiments (neuralab lab --help)",
-                       add_help=False)
-    p.add_argument("lab_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_lab)
+    sub.add_parser("lab", help="run the lecture's experiments (neuralab lab --help)",
+                   add_help=False)
     return parser
 
 
@@ -367,16 +408,19 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv[:1] or ("--debug" in argv and argv[:1] != ["lab"])
     argv = [a for a in argv if a != "--debug"] if debug else argv
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.debug = debug
     try:
+        if argv[:1] == ["lab"]:
+            return _lab(argv[1:])
+        args = build_parser().parse_args(argv)
         return args.func(args)
+    except BrokenPipeError:            # `neuralab predict ... | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("neuralab: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, no traceback (--debug shows it)
-        if args.debug:
+        if debug:
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"neuralab: error: {message}", file=sys.stderr)
