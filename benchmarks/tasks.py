@@ -83,25 +83,31 @@ def _time_to_accuracy(name, hidden, target, batch=64, max_epochs=60):
             return state
 
 
-def newton_logistic(n_samples=4000, n_features=40, epochs=10):
-    """nl.optim.Newton (full batch, float64) vs LogisticRegression(newton-cholesky, no penalty)."""
+def newton_logistic(n_samples=4000, n_features=40, epochs=6, repeats=3):
+    """nl.optim.Newton (full batch, float64) vs LogisticRegression(newton-cholesky, no penalty).
+
+    Six Newton steps reach scikit-learn's solution to its own tolerance here; each time is the
+    fastest of ``repeats`` runs.
+    """
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
 
     X, y = make_classification(n_samples=n_samples, n_features=n_features,
                                n_informative=n_features // 2, flip_y=0.05, random_state=0)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
-    model = nl.LogisticRegression(n_features, dtype="float64")
-    t0 = time.perf_counter()
-    nl.fit(model, X, y, optimizer=nl.optim.Newton(), epochs=epochs, batch_size=None,
-           shuffle=False)
-    t_nl = time.perf_counter() - t0
-    clf = LogisticRegression(solver="newton-cholesky", C=np.inf, tol=1e-10, max_iter=100)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    t_nl = t_sk = np.inf
+    for _ in range(repeats):
+        model = nl.LogisticRegression(n_features, dtype="float64")
         t0 = time.perf_counter()
-        clf.fit(X, y)
-        t_sk = time.perf_counter() - t0
+        nl.fit(model, X, y, optimizer=nl.optim.Newton(), epochs=epochs, batch_size=None,
+               shuffle=False)
+        t_nl = min(t_nl, time.perf_counter() - t0)
+        clf = LogisticRegression(solver="newton-cholesky", C=np.inf, tol=1e-10, max_iter=100)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            clf.fit(X, y)
+            t_sk = min(t_sk, time.perf_counter() - t0)
     w = np.append(model.layers[0].W.ravel(), model.layers[0].b.ravel())
     w_sk = np.append(clf.coef_.ravel(), clf.intercept_)
     return {"neuralab": t_nl, "sklearn": t_sk, "sklearn_iter": int(np.max(clf.n_iter_)),
