@@ -42,7 +42,7 @@ from .model import Objective
 #: Metric names ``fit(metrics=...)`` and ``evaluate(metrics=...)`` know.
 METRICS = ("accuracy", "mse", "mae")
 #: Rows of the training set used each epoch for gradient norms and dead ReLUs.
-PROBE_SIZE = 256
+PROBE_SIZE = 128
 
 
 class DivergenceError(FloatingPointError):
@@ -130,24 +130,28 @@ def default_loss(model) -> _losses.Loss:
 # ---------------------------------------------------------------------------- metrics
 def _accuracy(loss, A, Y) -> float | None:
     """Accuracy of column outputs ``A`` against internal targets ``Y`` (None: not a classifier)."""
-    if isinstance(loss, _losses.CrossEntropy):
-        labels = Y if Y.ndim == 1 else Y.argmax(axis=0)
-        return float(np.mean(A.argmax(axis=0) == labels))
-    if isinstance(loss, _losses.BinaryCrossEntropy):
-        return float(np.mean((A >= 0.5) == (Y >= 0.5)))
-    return None
+    if not isinstance(loss, (_losses.CrossEntropy, _losses.BinaryCrossEntropy)):
+        return None
+    return _metric_sum("accuracy", loss, A, Y) / A.shape[1]
 
 
-def _metric(name, loss, A, Y) -> float | None:
-    """Batch mean of metric ``name``; mse/mae compare class labels as one-hot columns."""
+def _metric_sum(name, loss, A, Y) -> float:
+    """Sum over the batch's examples of metric ``name`` (accuracy counts correct answers).
+
+    mse and mae average over the outputs of each example; class labels count as one-hot.
+    """
     if name == "accuracy":
-        return _accuracy(loss, A, Y)
+        if isinstance(loss, _losses.CrossEntropy):
+            labels = Y if Y.ndim == 1 else Y.argmax(axis=0)
+            return float(np.count_nonzero(A.argmax(axis=0) == labels))
+        return float(np.count_nonzero((A >= 0.5) == (Y >= 0.5))) / A.shape[0]
     T = Y
     if Y.ndim == 1:
         T = np.zeros_like(A)
         T[Y, np.arange(A.shape[1])] = 1.0
     D = A - T
-    return float(np.mean(D * D) if name == "mse" else np.mean(np.abs(D)))
+    total = np.vdot(D, D) if name == "mse" else np.abs(D).sum()
+    return float(total) / A.shape[0]
 
 
 def _check_metrics(metrics, loss) -> list[str]:
@@ -207,7 +211,7 @@ def _evaluate(model, X, Y, loss, names, batch_size=4096) -> dict:
         mb = A0.shape[1]
         total += float(value) * mb
         for key in names:
-            sums[key] += _metric(key, loss, A, Yb) * mb
+            sums[key] += _metric_sum(key, loss, A, Yb)
     return {"loss": total / m, **{key: s / m for key, s in sums.items()}}
 
 
@@ -226,34 +230,43 @@ def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None) -> di
 
 
 # ---------------------------------------------------------------------------- diagnostics
-def _probe(model, A0, Y, loss) -> dict:
-    """Per-layer gradient norms and the dead-ReLU fraction on one fixed batch.
+def _probe(model, X, idx, Y, loss, chunk=32) -> dict:
+    """Per-layer gradient norms and the dead-ReLU fraction on the probe rows ``idx``.
 
     A ReLU unit is dead when it outputs 0 for every probe example. ``grad_norm_{i}`` is
-    ‖∂J/∂θ_i‖₂ of ``model.layers[i]`` (W and b together). Runs the layer-by-layer pass.
+    ‖∂J/∂θ_i‖₂ of ``model.layers[i]`` (W and b together), J the mean loss over the probe. The
+    layer-by-layer pass runs on chunks of ``chunk`` rows (small matrix products stay on one
+    BLAS thread); the chunk gradients are averaged with weights m_k / m.
     """
-    A, relu_units, dead = A0, 0, 0
-    for layer in model.layers:
-        A = layer.forward(A, training=True)
-        if isinstance(layer, ReLU):
-            relu_units += A.shape[0]
-            dead += int(np.count_nonzero(~(A > 0).any(axis=1)))
-    last = model.layers[-1]
-    if loss.fuses(last):
-        model.backward(loss._dZ(A, Y), start=len(model.layers) - 2)
-    else:
-        model.backward(loss._dA(A, Y))
-    logs = {f"grad_norm_{i}": float(np.linalg.norm(model.grads[sl]))
+    total = np.zeros(model.n_params)
+    active = {}
+    for start in range(0, len(idx), chunk):
+        rows = idx[start:start + chunk]
+        A = _rows(X, rows, model.dtype)
+        for i, layer in enumerate(model.layers):
+            A = layer.forward(A, training=True)
+            if isinstance(layer, ReLU):
+                on = (A > 0).any(axis=1)
+                active[i] = on if i not in active else active[i] | on
+        Yb = loss.select(Y, rows)
+        if loss.fuses(model.layers[-1]):
+            model.backward(loss._dZ(A, Yb), start=len(model.layers) - 2)
+        else:
+            model.backward(loss._dA(A, Yb))
+        total += model.grads * (len(rows) / len(idx))
+    logs = {f"grad_norm_{i}": float(np.linalg.norm(total[sl]))
             for i, (layer, sl) in enumerate(zip(model.layers, model._slices, strict=True))
             if layer.n_params}
-    if relu_units:
-        logs["dead_relu"] = dead / relu_units
+    if active:
+        units = sum(on.size for on in active.values())
+        logs["dead_relu"] = sum(int(np.count_nonzero(~on)) for on in active.values()) / units
     return logs
 
 
 def _not_finite(v) -> bool:
-    """True if ``v`` holds a NaN or inf: one cheap sum, confirmed elementwise if it overflows."""
-    return not np.isfinite(np.add.reduce(v)) and not np.isfinite(v).all()
+    """True if ``v`` holds a NaN or inf: one dot product v·v (NaN/inf propagate), confirmed
+    elementwise only when it is not finite (it also overflows for huge finite entries)."""
+    return not math.isfinite(v.dot(v)) and not np.isfinite(v).all()
 
 
 def _rate(schedule, t, multiplier, optimizer):
@@ -330,7 +343,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
         Per epoch: ``loss``, ``accuracy`` (classifiers), metrics, ``lr`` (the rate of the
         epoch's last step), ``time`` (seconds), ``grad_norm_{i}`` (gradient norm of
         ``model.layers[i]``) and ``dead_relu`` (share of ReLU units that output 0 for every
-        example), both measured after the epoch on a fixed probe of up to 256 evenly spaced
+        example), both measured after the epoch on a fixed probe of up to 128 evenly spaced
         training rows, and ``val_*`` for validation data.
     """
     model = check_model(model)
@@ -397,79 +410,81 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     model.stop_training = False
     theta, grad = model.params, model.grads
     backup = np.empty_like(theta)
-    for cb in callbacks:
-        cb.on_train_begin()
-    while state.epoch < epochs and not model.stop_training:
-        epoch = state.epoch
-        t0 = time.perf_counter()
+    # NaN/inf are detected and reported below; NumPy's overflow warnings would only be noise
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for cb in callbacks:
-            cb.on_epoch_begin(epoch)
-        if state.batch == 0:
-            state.order = rng.permutation(m) if shuffle else None
-            state.sums = {"seen": 0.0, "loss": 0.0, **dict.fromkeys(names, 0.0)}
-        multiplier = math.prod(cb.lr_multiplier for cb in callbacks)
-        lr = _rate(schedule, epoch, multiplier, optimizer) if schedule_per == "epoch" else None
-        sums = state.sums
-        for b in range(state.batch, n_batches):
-            if state.order is None:
-                idx = slice(b * bs, (b + 1) * bs)
-            else:
-                idx = np.sort(state.order[b * bs:(b + 1) * bs])
-            A0 = _rows(X, idx, model.dtype)
-            Yb = loss.select(Y, idx)
-            if callbacks:
-                multiplier = math.prod(cb.lr_multiplier for cb in callbacks)
-            if schedule_per == "step" or schedule is None:
-                lr = _rate(schedule, state.step, multiplier, optimizer)
-            value = model.loss_and_grad(A0, Yb, loss)
-            what = "loss" if not math.isfinite(value) else \
-                "gradient" if _not_finite(grad) else None
-            if what is None:
-                np.copyto(backup, theta)
-                if optimizer.needs_closure:
-                    optimizer.step(theta, grad, lr, closure=Objective(model, A0, Yb, loss))
-                else:
-                    optimizer.step(theta, grad, lr)
-                if _not_finite(theta):
-                    theta[...] = backup
-                    what = "parameters"
-            if what is not None:
-                _diverged(what, value, state, b, optimizer.lr if lr is None else lr,
-                          on_divergence, history, callbacks)
-                return history
-            mb = A0.shape[1]
-            sums["seen"] += mb
-            sums["loss"] += value * mb
-            for key in names:
-                sums[key] += _metric(key, loss, model._output, Yb) * mb
-            state.step += 1
-            state.batch = b + 1
+            cb.on_train_begin()
+        while state.epoch < epochs and not model.stop_training:
+            epoch = state.epoch
+            t0 = time.perf_counter()
             for cb in callbacks:
-                cb.on_batch_end(state.step, {"loss": value, "lr": lr, "batch": b, "sums": sums})
-            if writer is not None and checkpoint_every != "epoch" \
-                    and state.step % checkpoint_every == 0:
+                cb.on_epoch_begin(epoch)
+            if state.batch == 0:
+                state.order = rng.permutation(m) if shuffle else None
+                state.sums = {"seen": 0.0, "loss": 0.0, **dict.fromkeys(names, 0.0)}
+            multiplier = math.prod(cb.lr_multiplier for cb in callbacks)
+            lr = _rate(schedule, epoch, multiplier, optimizer) if schedule_per == "epoch" else None
+            sums = state.sums
+            for b in range(state.batch, n_batches):
+                if state.order is None:
+                    idx = slice(b * bs, (b + 1) * bs)
+                else:
+                    idx = np.sort(state.order[b * bs:(b + 1) * bs])
+                A0 = _rows(X, idx, model.dtype)
+                Yb = loss.select(Y, idx)
+                if callbacks:
+                    multiplier = math.prod(cb.lr_multiplier for cb in callbacks)
+                if schedule_per == "step" or schedule is None:
+                    lr = _rate(schedule, state.step, multiplier, optimizer)
+                value = model.loss_and_grad(A0, Yb, loss)
+                what = "loss" if not math.isfinite(value) else \
+                    "gradient" if _not_finite(grad) else None
+                if what is None:
+                    np.copyto(backup, theta)
+                    if optimizer.needs_closure:
+                        optimizer.step(theta, grad, lr, closure=Objective(model, A0, Yb, loss))
+                    else:
+                        optimizer.step(theta, grad, lr)
+                    if _not_finite(theta):
+                        theta[...] = backup
+                        what = "parameters"
+                if what is not None:
+                    _diverged(what, value, state, b, optimizer.lr if lr is None else lr,
+                              on_divergence, history, callbacks)
+                    return history
+                mb = A0.shape[1]
+                sums["seen"] += mb
+                sums["loss"] += value * mb
+                for key in names:
+                    sums[key] += _metric_sum(key, loss, model._output, Yb)
+                state.step += 1
+                state.batch = b + 1
+                for cb in callbacks:
+                    cb.on_batch_end(state.step, {"loss": value, "lr": lr, "batch": b, "sums": sums})
+                if writer is not None and checkpoint_every != "epoch" \
+                        and state.step % checkpoint_every == 0:
+                    writer.write(state)
+            logs = {"loss": sums["loss"] / sums["seen"],
+                    **{key: sums[key] / sums["seen"] for key in names},
+                    "lr": optimizer.lr if lr is None else lr}
+            if val is not None:
+                for key, v in _evaluate(model, val[0], val[1], loss, names).items():
+                    logs[f"val_{key}"] = v
+            logs.update(_probe(model, X, probe, Y, loss))
+            logs["time"] = time.perf_counter() - t0
+            history.record(epoch, logs)
+            if verbose and not any(getattr(cb, "is_progress_bar", False) for cb in callbacks):
+                shown = "  ".join(f"{k} {logs[k]:.4g}" for k in logs
+                                  if not k.startswith(("grad_norm", "dead_relu")))
+                print(f"epoch {epoch + 1}/{epochs}  {shown}", flush=True)
+            state.epoch, state.batch, state.order = epoch + 1, 0, None
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if writer is not None and checkpoint_every == "epoch":
                 writer.write(state)
-        logs = {"loss": sums["loss"] / sums["seen"],
-                **{key: sums[key] / sums["seen"] for key in names},
-                "lr": optimizer.lr if lr is None else lr}
-        if val is not None:
-            for key, v in _evaluate(model, val[0], val[1], loss, names).items():
-                logs[f"val_{key}"] = v
-        logs.update(_probe(model, _rows(X, probe, model.dtype), loss.select(Y, probe), loss))
-        logs["time"] = time.perf_counter() - t0
-        history.record(epoch, logs)
-        if verbose and not any(getattr(cb, "is_progress_bar", False) for cb in callbacks):
-            shown = "  ".join(f"{k} {logs[k]:.4g}" for k in logs
-                              if not k.startswith(("grad_norm", "dead_relu")))
-            print(f"epoch {epoch + 1}/{epochs}  {shown}", flush=True)
-        state.epoch, state.batch, state.order = epoch + 1, 0, None
         for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if writer is not None and checkpoint_every == "epoch":
-            writer.write(state)
-    for cb in callbacks:
-        cb.on_train_end()
-    return history
+            cb.on_train_end()
+        return history
 
 
 def _diverged(what, value, state, batch, lr, on_divergence, history, callbacks):
