@@ -55,7 +55,8 @@ def test_train_writes_the_run_folder(moons_run):
     assert [r["epoch"] for r in records] == list(range(1, 9))
     assert records[-1]["loss"] == pytest.approx(float(rows[-1].split(",")[1]))
     page = (moons_run / "report.html").read_text()
-    for png in ("loss.png", "accuracy.png", "lr.png", "confusion.png", "boundary.png"):
+    for png in ("loss.png", "accuracy.png", "lr.png", "confusion.png", "boundary.png",
+                "diagnostics.png"):
         assert f'src="{png}"' in page
     assert "test accuracy" in page
 
@@ -221,3 +222,16 @@ def test_usage_errors_are_one_line(capsys):
 def test_lab_is_passed_through(capsys):
     code, out, _ = _run(capsys, "lab", "list")
     assert code == 0 and "sigmoid" in out
+
+
+def test_divergence_is_reported_and_the_run_still_written(tmp_path, capsys):
+    argv = ["train", "--data", "iris", "--optimizer", "sgd", "--lr", "1e38", "--schedule",
+            "constant", "--epochs", "2", "--out-dir", str(tmp_path), "--name", "div"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 3
+    assert err.startswith("neuralab: warning: training diverged at step")
+    assert "learning rate" in err and "Hint" in err and "Traceback" not in err
+    assert "diverged" in out and "test accuracy" in out
+    assert np.isfinite(nl.load(tmp_path / "div" / "model.safetensors").params).all()
+    code, _, err = _run(capsys, *argv, "--on-divergence", "raise", "--name", "div2")
+    assert code == 1 and err.startswith("neuralab: error: training diverged")

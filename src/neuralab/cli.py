@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 EXAMPLES = """\
 examples:
@@ -192,13 +193,23 @@ def _train(args) -> int:
           f"{config['optimizer']} lr {config['lr']:g}, {config['epochs']} epochs -> {run_dir}",
           flush=True)
     t0 = time.perf_counter()
-    history = nl.fit(model, Xtr, ytr, optimizer=optimizer, schedule=schedule,
-                     epochs=config["epochs"], batch_size=config["batch_size"],
-                     seed=config["seed"], validation_data=None if yv is None else (Xv, yv),
-                     callbacks=callbacks, verbose=1, on_divergence=config["on_divergence"],
-                     checkpoint=ckpt, checkpoint_every=config["checkpoint_every"] or "epoch",
-                     resume_from=ckpt if args.resume else None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        history = nl.fit(model, Xtr, ytr, optimizer=optimizer, schedule=schedule,
+                         epochs=config["epochs"], batch_size=config["batch_size"],
+                         seed=config["seed"],
+                         validation_data=None if yv is None else (Xv, yv),
+                         callbacks=callbacks, verbose=1, on_divergence=config["on_divergence"],
+                         checkpoint=ckpt,
+                         checkpoint_every=config["checkpoint_every"] or "epoch",
+                         resume_from=ckpt if args.resume else None)
+    for w in caught:                    # fit's own warnings (divergence) as one line each
+        if "diverged" in str(w.message):
+            print(f"neuralab: warning: {w.message}", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - t0
+    diverged = getattr(history, "divergence", None)
+    if diverged:                        # the restored model may still overflow: stay quiet
+        np.seterr(all="ignore")
     nl.save(model, os.path.join(run_dir, "model.safetensors"))
     _write_metrics(run_dir, history)
     test = nl.evaluate(model, Xte, yte)
@@ -206,7 +217,6 @@ def _train(args) -> int:
                "train loss": f"{history['loss'][-1]:.4f}" if history.epoch else "-",
                "test loss": f"{test['loss']:.4f}", "test accuracy": f"{test['accuracy']:.4f}",
                "training time": f"{seconds:.1f} s", "parameters": f"{model.n_params:,}"}
-    diverged = getattr(history, "divergence", None)
     if diverged:
         summary["diverged"] = f"step {diverged.get('step')} at lr {diverged.get('lr', 0):.3g}"
     figures = report.write_figures(run_dir, history, model, Xte, yte, n_classes, Xtr, ytr)
@@ -216,7 +226,7 @@ def _train(args) -> int:
     print("\n".join(["", "summary", "-" * (width + 20)]
                     + [f"{k:<{width}}  {v}" for k, v in summary.items()]))
     print(f"\nrun folder: {run_dir}  (open {os.path.join(run_dir, 'report.html')})")
-    return 0
+    return 3 if diverged else 0
 
 
 def _write_metrics(run_dir, history):

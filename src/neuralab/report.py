@@ -85,6 +85,11 @@ def write_figures(out_dir, history, model=None, X_test=None, y_test=None, n_clas
         fig.savefig(os.path.join(out_dir, "lr.png"))
         plt.close(fig)
         figs["Learning rate"] = "lr.png"
+    norms = sorted((k for k in h if k.startswith("grad_norm_") and h[k]),
+                   key=lambda k: int(k.rsplit("_", 1)[1]))
+    if norms:
+        _diagnostics(plt, h, norms, os.path.join(out_dir, "diagnostics.png"))
+        figs["Gradient norms and dead ReLUs"] = "diagnostics.png"
     if model is not None and X_test is not None and n_classes:
         pred = model.predict(X_test)
         C = confusion_matrix(y_test, pred, n_classes)
@@ -107,6 +112,34 @@ def write_figures(out_dir, history, model=None, X_test=None, y_test=None, n_clas
         _boundary(plt, model, X_train, y_train, os.path.join(out_dir, "boundary.png"))
         figs["Decision boundary"] = "boundary.png"
     return figs
+
+
+def _diagnostics(plt, h, norms, path):
+    """‖∇θ‖ of each layer (last batch of each epoch) and the dead-ReLU fraction."""
+    dead = h.get("dead_relu")
+    fig, axes = plt.subplots(1, 2 if dead else 1, figsize=(11 if dead else 6, 4), squeeze=False)
+    ax = axes[0, 0]
+    for key in norms:
+        ax.plot(np.arange(1, len(h[key]) + 1), h[key], marker="o", ms=3,
+                label=f"layers[{key.rsplit('_', 1)[1]}] (Dense)")
+    ax.set(xlabel="epoch", ylabel="‖∇θ‖₂ (last batch)", title="Gradient norm per layer",
+           yscale="log")
+    _integer_epochs(ax)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if dead:
+        ax = axes[0, 1]
+        ax.plot(np.arange(1, len(dead) + 1), dead, marker="o", ms=3, color="C3",
+                label="dead ReLU units")
+        ax.set(xlabel="epoch", ylabel="fraction of ReLU units",
+               ylim=(0, max(0.05, max(dead) * 1.2)),
+               title="Dead ReLUs (zero on every probe sample)")
+        _integer_epochs(ax)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _boundary(plt, model, X, y, path):
