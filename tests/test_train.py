@@ -1,3 +1,6 @@
+import io
+import sys
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, make_moons
@@ -112,3 +115,206 @@ def test_epochs_zero_trains_nothing():
     h = nl.fit(model, X, y, epochs=0)
     assert h.epoch == []
     np.testing.assert_array_equal(model.params, before)
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def test_validation_split_holds_out_the_last_rows(digits):
+    Xtr, _, ytr, _ = digits
+    X, y = Xtr[:500], ytr[:500]
+    a, b = nl.MLP([64, 16, 10], seed=0), nl.MLP([64, 16, 10], seed=0)
+    ha = nl.fit(a, X, y, epochs=2, validation_split=0.2, seed=1)
+    hb = nl.fit(b, X[:400], y[:400], epochs=2, validation_data=(X[400:], y[400:]), seed=1)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha["val_loss"] == hb["val_loss"]
+    ref = nl.evaluate(a, X[400:], y[400:])
+    assert ha["val_loss"][-1] == pytest.approx(ref["loss"], rel=1e-6)
+    assert ha["val_accuracy"][-1] == pytest.approx(np.mean(a.predict(X[400:]) == y[400:]))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"validation_split": 0.2, "validation_data": ([[0.0, 0.0]], [0])}, "not both"),
+    ({"validation_split": 0.01}, "empty training or validation part"),
+    ({"validation_split": 1.0}, "validation_split must be < 1"),
+    ({"metrics": ["f1"]}, "metrics entries must be one of"),
+    ({"on_divergence": "ignore"}, "on_divergence must be one of"),
+    ({"checkpoint_every": 0}, "checkpoint_every must be >= 1"),
+])
+def test_fit_rejects_bad_new_arguments(kwargs, match):
+    X, y = make_moons(20, random_state=0)
+    model = nl.MLP([2, 3, 2], seed=0)
+    before = model.params.copy()
+    with pytest.raises(ValueError, match=match):
+        nl.fit(model, X, y, **kwargs)
+    np.testing.assert_array_equal(model.params, before)
+
+
+def test_metrics_match_scikit_learn():
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = X @ np.array([1.0, -1.0, 0.5]) + 0.1 * rng.normal(size=120)
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0, dtype="float64")
+    h = nl.fit(model, X, y, optimizer=nl.optim.SGD(0.05), epochs=3, validation_split=0.25,
+               metrics=["mse", "mae"])
+    pred = model.predict(X[90:])
+    assert h["val_mse"][-1] == pytest.approx(mean_squared_error(y[90:], pred), rel=1e-12)
+    assert h["val_mae"][-1] == pytest.approx(mean_absolute_error(y[90:], pred), rel=1e-12)
+    assert h["val_mse"][-1] == pytest.approx(h["val_loss"][-1], rel=1e-12)   # MSE loss
+    assert "accuracy" not in h and len(h["mae"]) == 3
+    # classifiers: mse of the probabilities against one-hot targets (Brier score)
+    Xc, yc = make_moons(80, noise=0.2, random_state=0)
+    clf = nl.MLP([2, 8, 2], seed=0, dtype="float64")
+    h = nl.fit(clf, Xc, yc, epochs=2, validation_data=(Xc, yc), metrics=["mse"])
+    onehot = np.eye(2)[yc]
+    assert h["val_mse"][-1] == pytest.approx(mean_squared_error(onehot, clf.predict_proba(Xc)))
+
+
+# ---------------------------------------------------------------------------- diagnostics
+
+
+def test_gradient_norms_and_dead_relu_fraction():
+    X, y = make_moons(100, noise=0.2, random_state=0)      # m <= 128: the probe is all rows
+    model = nl.MLP([2, 6, 6, 2], seed=0, dtype="float64")
+    dense0 = model.layers[0]
+    h = nl.fit(model, X, y, optimizer=nl.optim.SGD(0.1), epochs=1)
+    ref = nl.MLP([2, 6, 6, 2], dtype="float64")
+    ref.params[...] = model.params
+    loss = nl.CrossEntropy()
+    ref.loss_and_grad(X.T, loss.prepare_targets(y, 2, 100, np.float64), loss)
+    for i in (0, 2, 4):
+        expected = np.linalg.norm(ref.grads[ref._slices[i]])
+        assert h[f"grad_norm_{i}"][0] == pytest.approx(expected, rel=1e-10)
+    # kill 2 of the first layer's 6 units and 1 of the second's: W = 0, b < 0 → ReLU(b) = 0
+    dense0.W[:2] = 0.0
+    dense0.b[:2] = -1.0
+    model.layers[2].W[5] = 0.0
+    model.layers[2].b[5] = -1.0
+    h = nl.fit(model, X, y, optimizer=nl.optim.SGD(1e-12), epochs=1)
+    W1, b1, W2, b2 = (np.asarray(a) for a in (dense0.W, dense0.b, model.layers[2].W,
+                                               model.layers[2].b))
+    H1 = np.maximum(X @ W1.T + b1.T, 0)                    # samples as rows, by hand
+    H2 = np.maximum(H1 @ W2.T + b2.T, 0)
+    dead = (H1.max(axis=0) == 0).sum() + (H2.max(axis=0) == 0).sum()
+    assert dead >= 3 and h["dead_relu"][0] == pytest.approx(dead / 12)
+
+
+# ---------------------------------------------------------------------------- divergence
+
+
+def _regression():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5]) + 0.1
+
+
+def _first_bad_step(lr):
+    """Reference: the same full-batch GD steps by hand; the 1-based step whose loss is not
+    finite, and θ before it."""
+    X, y = _regression()
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    loss = nl.MSE()
+    Y = loss.prepare_targets(y, 1, 64, model.dtype)
+    A0 = X.astype(model.dtype).T
+    for step in range(1, 500):
+        before = model.params.copy()
+        with np.errstate(all="ignore"):
+            value = model.loss_and_grad(A0, Y, loss)
+        if not np.isfinite(value):
+            return step, before
+        model.params[...] -= np.float32(lr) * model.grads
+    raise AssertionError("did not diverge")
+
+
+def test_divergence_raises_at_the_step_with_finite_parameters_restored():
+    X, y = _regression()
+    step, before = _first_bad_step(2.0)
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    with pytest.raises(nl.DivergenceError, match=rf"step {step} .*learning rate 2.*lower"):
+        nl.fit(model, X, y, optimizer=nl.optim.SGD(2.0), epochs=500, batch_size=None)
+    np.testing.assert_array_equal(model.params, before)
+    assert np.isfinite(model.params).all()
+
+
+def test_divergence_stop_warns_and_records_it():
+    X, y = _regression()
+    step, before = _first_bad_step(2.0)
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    with pytest.warns(RuntimeWarning, match=f"diverged at step {step}"):
+        h = nl.fit(model, X, y, optimizer=nl.optim.SGD(2.0), epochs=500, batch_size=None,
+                   on_divergence="stop")
+    assert h.divergence == {"step": step, "epoch": step - 1, "batch": 0, "lr": 2.0,
+                            "what": "loss"}
+    assert len(h.epoch) == step - 1
+    np.testing.assert_array_equal(model.params, before)
+
+
+def test_divergence_in_the_update_restores_the_parameters():
+    # a finite loss and gradient (about 1e3), but an absurd rate overflows float32 θ itself
+    X, _ = _regression()
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    before = model.params.copy()
+    with pytest.raises(nl.DivergenceError, match="step 1 .*parameter") as info:
+        nl.fit(model, X, 1000 * X[:, 0], optimizer=nl.optim.SGD(1e37), epochs=1,
+               batch_size=None)
+    assert info.value.what == "parameters" and info.value.step == 1
+    np.testing.assert_array_equal(model.params, before)
+
+
+# ---------------------------------------------------------------------------- streaming
+
+
+def test_memmap_fit_streams_and_equals_the_in_memory_fit(tmp_path):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40_000, 32))
+    y = (X[:, :4].sum(axis=1) > 0).astype(np.int64)
+    np.save(tmp_path / "X.npy", X)
+    Xm = nl.data.load_npy(tmp_path / "X.npy")
+    a, b = nl.MLP([32, 16, 2], seed=0), nl.MLP([32, 16, 2], seed=0)
+    tracemalloc.start()
+    ha = nl.fit(a, Xm, y, optimizer="adam", epochs=1, batch_size=256,
+                validation_data=(Xm[-5000:], y[-5000:]))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < X.nbytes / 4, f"peak {peak / 1e6:.1f} MB for a {X.nbytes / 1e6:.0f} MB file"
+    hb = nl.fit(b, X, y, optimizer="adam", epochs=1, batch_size=256,
+                validation_data=(X[-5000:], y[-5000:]))
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha["val_loss"] == hb["val_loss"] and ha["val_accuracy"][0] > 0.8
+
+
+def test_memmap_with_nan_is_rejected_before_training(tmp_path):
+    X = np.ones((50, 2))
+    X[37, 1] = np.nan
+    np.save(tmp_path / "X.npy", X)
+    model = nl.MLP([2, 3, 2], seed=0)
+    before = model.params.copy()
+    with pytest.raises(ValueError, match="NaN"):
+        nl.fit(model, nl.data.load_npy(tmp_path / "X.npy"), np.zeros(50, int))
+    np.testing.assert_array_equal(model.params, before)
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_lines_otherwise(monkeypatch, capsys):
+    X, y = make_moons(64, random_state=0)
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    nl.fit(nl.MLP([2, 4, 2], seed=0), X, y, epochs=2, batch_size=8, verbose=1)
+    shown = sys.stdout.getvalue()
+    monkeypatch.undo()
+    assert "epoch 2/2" in shown and "8/8" in shown and "batch" in shown and "loss=" in shown
+    nl.fit(nl.MLP([2, 4, 2], seed=0), X, y, epochs=2, batch_size=8, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("epoch 2/2  loss ")
+    nl.fit(nl.MLP([2, 4, 2], seed=0), X, y, epochs=2, batch_size=8, verbose=0)
+    assert capsys.readouterr().out == ""
