@@ -81,7 +81,8 @@ class EarlyStopping(_Monitor):
     monitor : str, default "val_loss"
         A key of the epoch logs ("val_loss", "val_accuracy", "loss"...).
     patience : int ≥ 0, default 5
-        Epochs without improvement tolerated before stopping.
+        Stop after this many epochs in a row without improvement (Keras' rule: 0 stops at
+        the first epoch that does not improve).
     min_delta : float ≥ 0, default 0
         Smallest change that counts as an improvement.
     mode : {"auto", "min", "max"}
@@ -114,7 +115,7 @@ class EarlyStopping(_Monitor):
                 self.best_params = self.model.params.copy()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
@@ -185,9 +186,11 @@ class ReduceLROnPlateau(_Monitor):
     monitor : str, default "val_loss"
     factor : float in (0, 1), default 0.1
     patience : int ≥ 0, default 10
+        Reduce after this many epochs in a row without improvement (Keras' rule).
     min_delta : float ≥ 0, default 1e-4
     cooldown : int ≥ 0, default 0
-        Epochs to wait after a reduction before counting again.
+        Epochs after a reduction that are not counted as misses (PyTorch's rule; in Keras
+        a cooldown of 1 has no effect).
     min_lr : float ≥ 0, default 0
     mode : {"auto", "min", "max"}
     """
@@ -210,20 +213,18 @@ class ReduceLROnPlateau(_Monitor):
 
     def on_epoch_end(self, epoch, logs=None):
         value = self._value(logs)
-        if self.cooldown_counter > 0:
+        in_cooldown = self.cooldown_counter > 0
+        if in_cooldown:
             self.cooldown_counter -= 1
-            self.wait = 0
         if self._improved(value):
             self.best, self.wait = value, 0
-            return
-        if self.cooldown_counter > 0:
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            base = float(logs["lr"]) / self.lr_multiplier
-            floor = self.min_lr / base if base > 0 else 0.0
-            self.lr_multiplier = max(self.lr_multiplier * self.factor, floor)
-            self.wait, self.cooldown_counter = 0, self.cooldown
+        elif not in_cooldown:
+            self.wait += 1
+            if self.wait >= self.patience:
+                base = float(logs["lr"]) / self.lr_multiplier
+                floor = self.min_lr / base if base > 0 else 0.0
+                self.lr_multiplier = max(self.lr_multiplier * self.factor, floor)
+                self.wait, self.cooldown_counter = 0, self.cooldown
 
     def state_dict(self):
         return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter,
