@@ -123,7 +123,25 @@ def _resolve(args) -> dict:
         config["out_dir"], config["name"] = os.path.split(os.path.normpath(args.resume))
     if config["name"] is None:
         config["name"] = time.strftime("%Y%m%d-%H%M%S")
+    _check_ranges(config)
     return config
+
+
+def _check_ranges(config):
+    from ._validation import check_float, check_int, check_lr
+
+    for key, low in (("epochs", 0), ("batch_size", 1), ("seed", 0), ("patience", 0),
+                     ("checkpoint_every", 0)):
+        check_int(config[key], key, minimum=low)
+    check_lr(config["lr"], "lr")
+    check_float(config["lr_min"], "lr_min", low=0.0)
+    for key in ("test_size", "val_size"):
+        check_float(config[key], key, low=0.0, high=1.0, high_inclusive=False)
+    if not config["hidden"]:
+        raise CLIError("hidden must list at least one layer size, e.g. --hidden 128")
+    for key, choices in CHOICES.items():
+        if config[key] not in choices:
+            raise CLIError(f"{key} must be one of {', '.join(choices)}, got {config[key]!r}")
 
 
 def _load_data(config):
@@ -166,17 +184,7 @@ def _train(args) -> int:
 
     config = _resolve(args)
     Xtr, ytr, Xv, yv, Xte, yte, n_in, n_classes, scaler = _load_data(config)
-    run_dir = os.path.join(config["out_dir"], config["name"])
-    os.makedirs(run_dir, exist_ok=True)
-    ckpt = os.path.join(run_dir, "checkpoint.safetensors")
-    if args.resume and not os.path.exists(ckpt):
-        raise CLIError(f"--resume {args.resume!r}: no checkpoint.safetensors in it")
-    saved = dict(config)
-    if scaler is not None:
-        saved["scaler"] = {"mean": np.broadcast_to(scaler.mean_, (n_in,)).tolist(),
-                           "scale": np.broadcast_to(scaler.scale_, (n_in,)).tolist()}
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(saved, f, indent=2)
+    # everything that can be wrong is checked before the run folder is made
     model = nl.MLP([n_in, *config["hidden"], n_classes], activation=config["activation"],
                    seed=config["seed"], dtype=config["dtype"])
     optimizer = nl.optim.get(config["optimizer"], lr=config["lr"])
@@ -187,6 +195,17 @@ def _train(args) -> int:
     elif config["schedule"] != "constant":
         raise CLIError(f"--schedule must be cosine or constant, got {config['schedule']!r}")
     callbacks = [EarlyStopping(patience=config["patience"])] if config["patience"] else []
+    run_dir = os.path.join(config["out_dir"], config["name"])
+    ckpt = os.path.join(run_dir, "checkpoint.safetensors")
+    if args.resume and not os.path.exists(ckpt):
+        raise CLIError(f"--resume {args.resume!r}: no checkpoint.safetensors in it")
+    os.makedirs(run_dir, exist_ok=True)
+    saved = dict(config)
+    if scaler is not None:
+        saved["scaler"] = {"mean": np.broadcast_to(scaler.mean_, (n_in,)).tolist(),
+                           "scale": np.broadcast_to(scaler.scale_, (n_in,)).tolist()}
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(saved, f, indent=2)
     print(f"neuralab train: {config['dataset']} ({len(ytr)} train, "
           f"{0 if yv is None else len(yv)} validation, {len(yte)} test), "
           f"MLP {'-'.join(map(str, [n_in, *config['hidden'], n_classes]))}, "
@@ -275,7 +294,10 @@ def _read_inputs(path, n_in, label=None):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_has_header(path))
+            try:
+                X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_has_header(path))
+            except ValueError as exc:
+                raise CLIError(f"{path!r}: {exc}") from None
         if X.size == 0:
             raise CLIError(f"{path!r} holds no rows of numbers")
         return X, None
