@@ -22,8 +22,14 @@ examples:
   neuralab datasets
   neuralab lab list
 
-A config file is TOML with the keys of `neuralab train --help` (hyphens as underscores),
-e.g.  dataset = "wine"  hidden = [32]  epochs = 30  lr = 0.003
+run.toml holds the options of `neuralab train --help` (hyphens as underscores):
+  dataset = "wine"
+  hidden = [32, 16]
+  epochs = 40
+  lr = 0.003
+
+exit status: 0 ok, 1 runtime error, 2 bad input or usage, 3 training diverged (the run
+folder is still written, with the last finite model); --debug shows the traceback.
 """
 
 #: key -> (type, default, help). ``list`` means a list of positive ints.
