@@ -233,7 +233,8 @@ def test_divergence_raises_at_the_step_with_finite_parameters_restored():
     step, before = _first_bad_step(2.0)
     model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
     with pytest.raises(nl.DivergenceError, match=rf"step {step} .*learning rate 2.*lower"):
-        nl.fit(model, X, y, optimizer=nl.optim.SGD(2.0), epochs=500, batch_size=None)
+        nl.fit(model, X, y, optimizer=nl.optim.SGD(2.0), epochs=500, batch_size=None,
+               shuffle=False)
     np.testing.assert_array_equal(model.params, before)
     assert np.isfinite(model.params).all()
 
@@ -244,7 +245,7 @@ def test_divergence_stop_warns_and_records_it():
     model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
     with pytest.warns(RuntimeWarning, match=f"diverged at step {step}"):
         h = nl.fit(model, X, y, optimizer=nl.optim.SGD(2.0), epochs=500, batch_size=None,
-                   on_divergence="stop")
+                   shuffle=False, on_divergence="stop")
     assert h.divergence == {"step": step, "epoch": step - 1, "batch": 0, "lr": 2.0,
                             "what": "loss"}
     assert len(h.epoch) == step - 1

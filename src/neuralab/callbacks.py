@@ -270,11 +270,15 @@ class _ProgressBar(Callback):
         self.bar, self._shown = None, 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
+        import shutil
+
         from tqdm.auto import tqdm
 
+        # a pseudo-terminal may report 0 x 0 (tqdm would then hide the bar): shutil falls back
+        size = shutil.get_terminal_size((100, 24))
         self.bar = tqdm(total=self.n_batches, desc=f"epoch {epoch + 1}/{self.epochs}",
-                        unit="batch", file=self.file, dynamic_ncols=True, leave=True,
-                        mininterval=0.2)
+                        unit="batch", file=self.file, ncols=size.columns, nrows=size.lines,
+                        leave=True, mininterval=0.2)
 
     def on_batch_end(self, step, logs=None):
         bar = self.bar

@@ -4,8 +4,8 @@ r"""Training: ``fit`` runs mini-batch optimization of a model and returns its ``
 descent, anything between mini-batch gradient descent. The same seed on the same machine gives
 bit-identical results, and so does a run resumed from a checkpoint (``resume_from=``).
 
-Each step takes the batch's rows, sorted (so a memory-mapped ``X`` is read in file order), and
-updates θ with the optimizer at rate
+Each step takes the batch's rows (a memory-mapped ``X`` is read in file order, then put in batch
+order) and updates θ with the optimizer at rate
 
 .. math::
 
@@ -186,7 +186,16 @@ def _check_rows(model, X, name="X"):
 
 
 def _rows(X, idx, dtype):
-    """Rows ``idx`` of ``X`` as a column batch (n, m) of ``dtype`` (read from disk if mapped)."""
+    """Rows ``idx`` of ``X`` as a column batch (n, m) of ``dtype``.
+
+    A memory map is read in file order (sorted indices, for locality) and the rows are put
+    back in the order of ``idx``, so a mapped ``X`` trains exactly as the same array in memory.
+    """
+    if isinstance(X, np.memmap) and isinstance(idx, np.ndarray):
+        order = np.argsort(idx, kind="stable")
+        rows = np.empty((len(idx), X.shape[1]), dtype=dtype)
+        rows[order] = X[idx[order]]
+        return rows.T
     return np.asarray(X[idx], dtype=dtype).T
 
 
@@ -429,7 +438,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                 if state.order is None:
                     idx = slice(b * bs, (b + 1) * bs)
                 else:
-                    idx = np.sort(state.order[b * bs:(b + 1) * bs])
+                    idx = state.order[b * bs:(b + 1) * bs]
                 A0 = _rows(X, idx, model.dtype)
                 Yb = loss.select(Y, idx)
                 if callbacks:
