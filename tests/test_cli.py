@@ -235,3 +235,11 @@ def test_divergence_is_reported_and_the_run_still_written(tmp_path, capsys):
     assert np.isfinite(nl.load(tmp_path / "div" / "model.safetensors").params).all()
     code, _, err = _run(capsys, *argv, "--on-divergence", "raise", "--name", "div2")
     assert code == 1 and err.startswith("neuralab: error: training diverged")
+
+
+def test_cli_imports_matplotlib_only_to_draw():
+    code = ("import sys, neuralab.cli as c; c.main(['datasets']); "
+            "assert 'matplotlib' not in sys.modules and 'torch' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
