@@ -95,7 +95,7 @@ def softmax(z, axis=-1):
 def softmax_grad(z, axis=-1):
     """The Jacobian ∂s_i/∂z_j = s_i(δ_ij − s_j), shape (..., k, k) with k along ``axis``."""
     s = np.moveaxis(softmax(z, axis=axis), axis, -1)
-    return s[..., :, None] * (np.eye(s.shape[-1]) - s[..., None, :])
+    return s[..., :, None] * (np.eye(s.shape[-1], dtype=s.dtype) - s[..., None, :])
 
 
 # ----------------------------------------------------------------------------- layers
