@@ -490,10 +490,7 @@ CLI_CASES = [
     pytest.param(lambda c, f: ["predict", f.model64, str(Path(c.tmp) / "none.csv")],
                  r"none\.csv", id="cli-predict-missing-input"),
     pytest.param(lambda c, f: ["predict", f.model64, f.rows], r"rows\.csv",
-                 id="cli-predict-ragged-input",
-                 marks=_xfail_gap("cli.py", "_read_inputs: np.loadtxt's ValueError does not "
-                                  "name the file; wrap it: except ValueError as exc: raise "
-                                  "CLIError(f'{path!r}: {exc}')")),
+                 id="cli-predict-ragged-input"),
     pytest.param(lambda c, f: ["frobnicate"], r"invalid choice: 'frobnicate'",
                  id="cli-unknown-command"),
 ]

@@ -30,7 +30,6 @@ import pytest
 
 import neuralab as nl
 from neuralab import io as nio
-from neuralab.cli import main
 
 START_LINE = "neuralab train:"            # printed (flushed) right before fit starts
 
@@ -45,11 +44,16 @@ def _train_args(epochs: int, out_dir: Path, name: str) -> list[str]:
             "--checkpoint-every", "3", "--seed", "0", "--out-dir", str(out_dir), "--name", name]
 
 
-def _reference(tmp_path: Path, epochs: int, capsys) -> tuple[np.ndarray, float]:
-    """θ of the uninterrupted run and the seconds its training took."""
-    assert main(_train_args(epochs, tmp_path, "whole")) == 0
-    out = capsys.readouterr().out
-    seconds = float(re.search(r"training time\s+([\d.]+) s", out).group(1))
+def _reference(tmp_path: Path, epochs: int) -> tuple[np.ndarray, float]:
+    """θ of the uninterrupted run and the seconds its training took.
+
+    A subprocess like the killed ones, so both read the same code and BLAS settings (an
+    in-process run would share whatever the test session changed).
+    """
+    log = tmp_path / "whole.txt"
+    proc = _launch(_train_args(epochs, tmp_path, "whole"), log)
+    assert proc.wait(timeout=300) == 0, log.read_text()
+    seconds = float(re.search(r"training time\s+([\d.]+) s", log.read_text()).group(1))
     return nl.load(tmp_path / "whole" / "model.safetensors").params, seconds
 
 
@@ -132,7 +136,7 @@ def _soak(tmp_path: Path, epochs: int, n_kills: int, train_seconds: float, seed:
 
 def _assert_soak(tmp_path, capsys, epochs, n_kills, seed):
     t0 = time.perf_counter()
-    whole, train_seconds = _reference(tmp_path, epochs, capsys)
+    whole, train_seconds = _reference(tmp_path, epochs)
     resumed, figures = _soak(tmp_path, epochs, n_kills, train_seconds, seed)
     np.testing.assert_array_equal(resumed, whole)
     rows = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
@@ -144,6 +148,7 @@ def _assert_soak(tmp_path, capsys, epochs, n_kills, seed):
 
 def test_killed_twice_resumes_bit_identical(tmp_path, capsys):
     figures = _assert_soak(tmp_path, capsys, epochs=8, n_kills=2, seed=0)
+    print(f"soak: {figures}")
     assert figures["launches"] == 3
 
 
