@@ -55,15 +55,8 @@ def test_functional_is_finite_at_the_edges(name, dtype):
     assert np.all(np.isfinite(out)), f"{name}({z}) = {out}"
 
 
-_SOFTMAX_GRAD_DTYPE = pytest.mark.xfail(
-    strict=True, reason="gap in activations.py: softmax_grad builds np.eye(k) in float64; "
-                        "use np.eye(s.shape[-1], dtype=s.dtype)")
-
-
-@pytest.mark.parametrize("name, dtype", [
-    pytest.param(n, d, id=f"{n}-{d}",
-                 marks=_SOFTMAX_GRAD_DTYPE if (n, d) == ("softmax_grad", "float32") else ())
-    for n in FUNCTIONS for d in DTYPES])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_functional_keeps_the_dtype(name, dtype):
     out = np.asarray(getattr(F, name)(np.array(EDGES, dtype=dtype)))
     assert out.dtype == np.dtype(dtype), f"{name} changed the dtype to {out.dtype}"
