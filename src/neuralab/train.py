@@ -41,7 +41,7 @@ from .model import Objective
 
 #: Metric names ``fit(metrics=...)`` and ``evaluate(metrics=...)`` know.
 METRICS = ("accuracy", "mse", "mae")
-#: Rows of the training set used each epoch for gradient norms and dead ReLUs.
+#: Rows of the training set (evenly spaced) on which dead ReLUs are counted after each epoch.
 PROBE_SIZE = 128
 
 
@@ -239,37 +239,23 @@ def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None) -> di
 
 
 # ---------------------------------------------------------------------------- diagnostics
-def _probe(model, X, idx, Y, loss, chunk=32) -> dict:
-    """Per-layer gradient norms and the dead-ReLU fraction on the probe rows ``idx``.
+def _dead_relu(model, X, idx, chunk=32) -> dict:
+    """Share of ReLU units that output 0 for every probe row ``idx`` (forward pass only).
 
-    A ReLU unit is dead when it outputs 0 for every probe example. ``grad_norm_{i}`` is
-    ‖∂J/∂θ_i‖₂ of ``model.layers[i]`` (W and b together), J the mean loss over the probe. The
-    layer-by-layer pass runs on chunks of ``chunk`` rows (small matrix products stay on one
-    BLAS thread); the chunk gradients are averaged with weights m_k / m.
+    Chunks of ``chunk`` rows keep the matrix products small (one BLAS thread, no waiting).
     """
-    total = np.zeros(model.n_params)
     active = {}
     for start in range(0, len(idx), chunk):
-        rows = idx[start:start + chunk]
-        A = _rows(X, rows, model.dtype)
+        A = _rows(X, idx[start:start + chunk], model.dtype)
         for i, layer in enumerate(model.layers):
-            A = layer.forward(A, training=True)
+            A = layer.forward(A, training=False)
             if isinstance(layer, ReLU):
                 on = (A > 0).any(axis=1)
                 active[i] = on if i not in active else active[i] | on
-        Yb = loss.select(Y, rows)
-        if loss.fuses(model.layers[-1]):
-            model.backward(loss._dZ(A, Yb), start=len(model.layers) - 2)
-        else:
-            model.backward(loss._dA(A, Yb))
-        total += model.grads * (len(rows) / len(idx))
-    logs = {f"grad_norm_{i}": float(np.linalg.norm(total[sl]))
-            for i, (layer, sl) in enumerate(zip(model.layers, model._slices, strict=True))
-            if layer.n_params}
-    if active:
-        units = sum(on.size for on in active.values())
-        logs["dead_relu"] = sum(int(np.count_nonzero(~on)) for on in active.values()) / units
-    return logs
+    if not active:
+        return {}
+    units = sum(on.size for on in active.values())
+    return {"dead_relu": sum(int(np.count_nonzero(~on)) for on in active.values()) / units}
 
 
 def _not_finite(v) -> bool:
@@ -293,7 +279,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
         verbose: int = 0, *, validation_split: float | None = None, metrics=None,
         on_divergence: str = "raise", checkpoint=None, checkpoint_every="epoch",
         resume_from=None) -> History:
-    """Train ``model`` on ``(X, y)`` by mini-batch optimization.
+    r"""Train ``model`` on ``(X, y)`` by mini-batch optimization.
 
     Parameters
     ----------
@@ -350,10 +336,18 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     -------
     History
         Per epoch: ``loss``, ``accuracy`` (classifiers), metrics, ``lr`` (the rate of the
-        epoch's last step), ``time`` (seconds), ``grad_norm_{i}`` (gradient norm of
-        ``model.layers[i]``) and ``dead_relu`` (share of ReLU units that output 0 for every
-        example), both measured after the epoch on a fixed probe of up to 128 evenly spaced
-        training rows, and ``val_*`` for validation data.
+        epoch's last step), ``time`` (seconds), ``val_*`` for validation data,
+        ``grad_norm_{i}`` for each layer ``model.layers[i]`` with parameters, the root mean
+        square over the epoch's T steps of that layer's gradient norm (W and b together),
+
+        .. math::
+
+            \text{grad\_norm}_i = \sqrt{\tfrac{1}{T} \textstyle\sum_{t=1}^{T}
+            \lVert \nabla_{\theta_i} J_t \rVert_2^2}
+
+        read from the flat gradient's slices at each step (one dot product per layer), and
+        ``dead_relu``, the share of ReLU units that output 0 for every row of a fixed probe of
+        up to 128 evenly spaced training rows, after the epoch (a forward pass only).
     """
     model = check_model(model)
     loss = default_loss(model) if loss is None else _losses.get(loss)
@@ -418,6 +412,9 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
         shuffle=shuffle)
     model.stop_training = False
     theta, grad = model.params, model.grads
+    layer_grads_at = [(i, grad[sl]) for i, (layer, sl) in
+                      enumerate(zip(model.layers, model._slices, strict=True)) if layer.n_params]
+    layer_grads = [g for _, g in layer_grads_at]
     backup = np.empty_like(theta)
     # NaN/inf are detected and reported below; NumPy's overflow warnings would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -430,10 +427,12 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                 cb.on_epoch_begin(epoch)
             if state.batch == 0:
                 state.order = rng.permutation(m) if shuffle else None
-                state.sums = {"seen": 0.0, "loss": 0.0, **dict.fromkeys(names, 0.0)}
+                state.sums = {"steps": 0, "seen": 0.0, "loss": 0.0,
+                              "grad_sq": [0.0] * len(layer_grads), **dict.fromkeys(names, 0.0)}
             multiplier = math.prod(cb.lr_multiplier for cb in callbacks)
             lr = _rate(schedule, epoch, multiplier, optimizer) if schedule_per == "epoch" else None
             sums = state.sums
+            grad_sq = sums["grad_sq"]
             for b in range(state.batch, n_batches):
                 if state.order is None:
                     idx = slice(b * bs, (b + 1) * bs)
@@ -461,7 +460,10 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                     _diverged(what, value, state, b, optimizer.lr if lr is None else lr,
                               on_divergence, history, callbacks)
                     return history
+                for k, g in enumerate(layer_grads):        # ‖∇θ_l‖² of this step, per layer
+                    grad_sq[k] += float(g.dot(g))
                 mb = A0.shape[1]
+                sums["steps"] += 1
                 sums["seen"] += mb
                 sums["loss"] += value * mb
                 for key in names:
@@ -479,7 +481,9 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
             if val is not None:
                 for key, v in _evaluate(model, val[0], val[1], loss, names).items():
                     logs[f"val_{key}"] = v
-            logs.update(_probe(model, X, probe, Y, loss))
+            for (i, _), sq in zip(layer_grads_at, grad_sq, strict=True):
+                logs[f"grad_norm_{i}"] = math.sqrt(sq / sums["steps"])
+            logs.update(_dead_relu(model, X, probe))
             logs["time"] = time.perf_counter() - t0
             history.record(epoch, logs)
             if verbose and not any(getattr(cb, "is_progress_bar", False) for cb in callbacks):
