@@ -183,3 +183,21 @@ def test_the_scan_catches_a_mutating_function():
                      "def g():\n    global COUNT\n")
     found = _runtime_mutations(tree, _module_level_mutables(tree))
     assert {(f, n) for f, n, _ in found} == {("f", "CACHE"), ("f", "SEEN"), ("g", "COUNT")}
+
+
+_RNG_OK = {"default_rng", "Generator", "PCG64", "SeedSequence", "BitGenerator", "get_state",
+           "set_state"}
+
+
+def test_no_global_numpy_random_state_is_used():
+    """Randomness comes from explicit Generators (seeded per model / per fit), never from the
+    process-wide legacy ``np.random.*`` functions two threads would share."""
+    uses = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                    and node.value.attr == "random"
+                    and getattr(node.value.value, "id", None) in {"np", "numpy"}
+                    and node.attr not in _RNG_OK):
+                uses.append(f"{path.relative_to(SRC)}:{node.lineno}: np.random.{node.attr}")
+    assert uses == [], "\n".join(uses)
