@@ -324,3 +324,59 @@ def test_the_pickle_scan_can_fail():
     tree = ast.parse("import pickle\nimport numpy as np\nnp.load(p)\n"
                      "np.load(p, allow_pickle=True)\nnp.load(p, allow_pickle=False)\neval(s)\n")
     assert len(_pickle_risks(tree)) == 4
+
+
+# ---------------------------------------------------------------------------- racing a writer
+
+_ONE_VERSION = pytest.mark.xfail(strict=True, reason=(
+    "gap in io.py: _read_header takes the size with os.path.getsize(path) and _read_tensors "
+    "reopens path with safe_open, so a reader racing write_checkpoint's os.replace can check "
+    "one file and read another; fix: open once, os.fstat(f.fileno()).st_size, and slice the "
+    "tensors out of that same open file (np.frombuffer on the validated offsets)"))
+
+
+def _two_versions(tmp_path):
+    """Two checkpoints of the same layout (equal header lengths), step 10 and step 11."""
+    paths = []
+    for step in (10, 11):
+        p = tmp_path / f"v{step}"
+        nio.write_checkpoint(p, {"params": np.full(4, float(step))}, {"step": step})
+        paths.append(p)
+    assert paths[0].stat().st_size == paths[1].stat().st_size
+    return paths
+
+
+def _replace_midway(monkeypatch, target, new, module, name, after=False):
+    """Make ``module.name`` (a step of the reader) replace ``target`` by ``new`` just before
+    (or just ``after``) it runs: the writer's atomic rename, landing mid-read."""
+    real = getattr(module, name)
+
+    def racing(*args, **kwargs):
+        if not after and new.exists():
+            os.replace(new, target)
+        result = real(*args, **kwargs)
+        if after and new.exists():
+            os.replace(new, target)
+        return result
+
+    monkeypatch.setattr(module, name, racing)
+
+
+@_ONE_VERSION
+def test_a_reader_racing_a_rename_reads_one_version_not_a_mix(tmp_path, monkeypatch):
+    import safetensors
+
+    old, new = _two_versions(tmp_path)
+    _replace_midway(monkeypatch, old, new, safetensors, "safe_open")
+    arrays, meta = nio.read_checkpoint(old)      # header of v10, then the rename, then tensors
+    assert arrays["params"][0] == meta["step"], "θ of one checkpoint with the meta of another"
+
+
+@_ONE_VERSION
+def test_a_reader_racing_a_rename_does_not_fail(tmp_path, monkeypatch):
+    old, _ = _two_versions(tmp_path)
+    bigger = tmp_path / "v100"                   # a longer header (more digits) than v10's
+    nio.write_checkpoint(bigger, {"params": np.full(4, 100.0)}, {"step": 100, "pad": "x" * 9})
+    _replace_midway(monkeypatch, old, bigger, os.path, "getsize", after=True)
+    arrays, meta = nio.read_checkpoint(old)      # a valid file at every instant
+    assert arrays["params"][0] == meta["step"]
