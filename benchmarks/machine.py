@@ -19,7 +19,7 @@ def _best(fn, repeats):
     return best
 
 
-def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
+def matmul_peak(n: int = 4096, repeats: int = 10) -> float:
     """GFLOP/s of the best of ``repeats`` float32 ``(n, n) @ (n, n)`` products (2n³ flops)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
@@ -28,7 +28,7 @@ def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
     return 2.0 * n ** 3 / _best(lambda: np.matmul(a, b, out=c), repeats) / 1e9
 
 
-def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 5) -> float:
+def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 10) -> float:
     """GB/s of ``np.copyto`` on ``nbytes`` buffers, counting bytes read plus bytes written.
 
     That is the convention of Adam's traffic (read θ, g, m, v; write θ, m, v = 7 arrays).

@@ -51,7 +51,7 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
            "", "Rates are the median of the repeats (the frameworks take turns); the last "
            "three columns use each framework's best repeat, which a busy machine disturbs less.",
            "", f"Limit: the step's matrix products at {peak:.0f} GFLOP/s (float32 "
-           f"{'256' if smoke else '4096'}² matmul, best of 5) plus Adam's 28 bytes per "
+           f"{'256' if smoke else '4096'}² matmul, best of 10) plus Adam's 28 bytes per "
            f"parameter at {bandwidth:.1f} GB/s (np.copyto, read + write bytes)."]
     log(out[2])
 
