@@ -3,13 +3,28 @@
 The public names; see README.md for the API in one screen.
 """
 
-from . import activations, functional, hessian, init, interop, losses, newton, optim, schedules
+from . import (
+    activations,
+    callbacks,
+    data,
+    functional,
+    hessian,
+    init,
+    interop,
+    io,
+    losses,
+    newton,
+    optim,
+    schedules,
+)
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from .io import load, save
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
 from .model import MLP, LogisticRegression, Perceptron, Sequential
 from .onnx import export_onnx
-from .train import Callback, History, evaluate, fit
+from .train import Callback, DivergenceError, History, evaluate, fit
 
 __version__ = "0.1.0"
 
@@ -19,4 +34,7 @@ __all__ = [
     "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
     "losses", "optim", "schedules", "hessian", "newton",
     "interop", "export_onnx",
+    "data", "io", "load", "save",
+    "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping", "ModelCheckpoint",
+    "ReduceLROnPlateau",
 ]
