@@ -3,8 +3,9 @@
 A safetensors file is an 8-byte little-endian header length ``N``, then ``N`` bytes of JSON
 describing each tensor (``dtype``, ``shape``, ``data_offsets``) plus a string-to-string
 ``__metadata__`` map, then the raw tensor bytes. Loading a file someone hands you must not
-trust any of it, so :func:`_read_header` checks the header length, the JSON, every tensor's
-dtype, shape and byte range against the file size *before* a single tensor is allocated.
+trust any of it, so :func:`_read_file` checks the header length, the JSON, every tensor's
+dtype, shape and byte range against the file size *before* a single tensor is allocated,
+reading the whole file through one open handle.
 
 * :func:`save` / :func:`load`: a model's flat θ (``model.params``) as one tensor ``"params"``,
   the architecture (``model.get_config()``) as JSON in the metadata.
@@ -42,32 +43,50 @@ _DTYPES = {
 
 
 # ---------------------------------------------------------------------------- validation
-def _read_header(path) -> tuple[dict, dict]:
-    """Parse and validate a safetensors header; return ``(tensors, metadata)``.
+def _read_file(path) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """Read and validate a safetensors file; return ``(tensors, metadata, arrays)``.
 
     ``tensors`` maps each name to ``{"dtype", "shape", "data_offsets"}``, checked so that every
     tensor's byte range lies in the file, has size ``prod(shape) * itemsize``, and the ranges
-    tile the data section exactly. Raises ``ValueError`` naming ``path`` on any problem.
+    tile the data section exactly; only then is the data section read and each array sliced
+    out of it. The file is opened once and sized with ``fstat`` on that handle, so a writer
+    renaming a new version over ``path`` mid-read cannot make us check one file and read
+    another. Raises ``ValueError`` naming ``path`` on any problem.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path!r}")
     if os.path.isdir(path):
         raise ValueError(f"{path!r} is a directory, not a safetensors file")
-    file_size = os.path.getsize(path)
 
     def bad(what):
         return ValueError(f"{path!r} is not a valid neuralab safetensors file: {what}")
 
-    if file_size < 8:
-        raise bad(f"it has {file_size} bytes, fewer than the 8-byte header length")
     with open(path, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
+        if file_size < 8:
+            raise bad(f"it has {file_size} bytes, fewer than the 8-byte header length")
         (n_header,) = struct.unpack("<Q", f.read(8))
         if n_header > MAX_HEADER_BYTES or n_header > file_size - 8:
             raise bad(f"declared header length {n_header} exceeds "
                       f"{'the 100 MB limit' if n_header > MAX_HEADER_BYTES else 'the file size'}"
                       f" ({file_size} bytes; truncated or not safetensors)")
-        raw = f.read(n_header)
+        header, metadata = _parse_header(f.read(n_header), file_size - 8 - n_header, bad)
+        data = f.read(file_size - 8 - n_header)
+    if len(data) != file_size - 8 - n_header:
+        raise bad(f"the file shrank while being read ({len(data)} of "
+                  f"{file_size - 8 - n_header} data bytes)")
+    arrays = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        flat = np.frombuffer(data, dtype=_DTYPES[info["dtype"]], offset=begin,
+                             count=(end - begin) // _DTYPES[info["dtype"]].itemsize)
+        arrays[name] = flat.reshape(info["shape"]).copy()    # writable, owns its memory
+    return header, metadata, arrays
+
+
+def _parse_header(raw: bytes, data_size: int, bad) -> tuple[dict, dict]:
+    """Validate the JSON header against a data section of ``data_size`` bytes."""
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -78,7 +97,6 @@ def _read_header(path) -> tuple[dict, dict]:
     if not isinstance(metadata, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise bad("__metadata__ must map strings to strings")
-    data_size = file_size - 8 - n_header
     spans = []
     for name, info in header.items():
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
@@ -111,17 +129,6 @@ def _read_header(path) -> tuple[dict, dict]:
     if position != data_size:
         raise bad(f"the tensors cover {position} bytes but {data_size} bytes follow the header")
     return header, metadata
-
-
-def _read_tensors(path, names) -> dict[str, np.ndarray]:
-    """Read the (already validated) tensors ``names`` from ``path`` with safetensors."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(os.fspath(path), framework="numpy") as f:
-            return {name: np.array(f.get_tensor(name)) for name in names}
-    except Exception as exc:  # safetensors raises its own error types
-        raise ValueError(f"{os.fspath(path)!r} could not be read as safetensors: {exc}") from None
 
 
 def _check_format(path, metadata: dict, fmt: str, version: str) -> None:
@@ -292,7 +299,7 @@ def load(path):
     """
     from .model import Sequential
 
-    tensors, metadata = _read_header(path)
+    tensors, metadata, arrays = _read_file(path)
     _check_format(path, metadata, MODEL_FORMAT, MODEL_FORMAT_VERSION)
     config = _json_field(path, metadata, "config")
     if "params" not in tensors:
@@ -318,7 +325,7 @@ def load(path):
     if model.n_params != n_params:
         raise ValueError(f"{os.fspath(path)!r}: the rebuilt model has {model.n_params} "
                          f"parameters, the file {n_params}")
-    model.params[...] = _read_tensors(path, ["params"])["params"]
+    model.params[...] = arrays["params"]
     return model
 
 
@@ -384,15 +391,9 @@ def read_checkpoint(path) -> tuple[dict, dict]:
     range against the file size) before any array is read. Arrays come back with the dtype
     and shape (0-d included) they were written with.
     """
-    tensors, metadata = _read_header(path)
+    _, metadata, arrays = _read_file(path)
     _check_format(path, metadata, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION)
     meta = _json_field(path, metadata, "meta")
     if not isinstance(meta, dict):
         raise ValueError(f"{os.fspath(path)!r}: checkpoint meta must be a JSON object")
-    arrays = _read_tensors(path, list(tensors))
-    for name, info in tensors.items():     # safetensors must agree with the header we checked
-        arr = arrays[name]
-        if list(arr.shape) != info["shape"] or arr.dtype != _DTYPES[info["dtype"]]:
-            raise ValueError(f"{os.fspath(path)!r}: tensor {name!r} read back as "
-                             f"{arr.dtype}{arr.shape}, header says {info}")
     return arrays, meta
