@@ -101,17 +101,18 @@ def test_zero_init_keeps_hidden_units_identical(init, identical):
     X, y = make_moons(200, noise=0.1, random_state=0)
     model = nl.Sequential([nl.Dense(2, 6, init=init), nl.Tanh(), nl.Dense(6, 2, init=init),
                            nl.Softmax()], seed=0, dtype="float64")
-    # zeros everywhere would leave even dZ^{[1]} = 0; the lecture's argument only needs the
-    # hidden weights equal, so give the output layer equal non-zero weights
+    # zeros everywhere would leave even dZ^{[1]} = 0; the lecture's argument only needs every
+    # hidden unit to look the same to the output layer: each output row constant over hidden
+    # units, and rows different (equal rows give dA^{[1]} = W2ᵀ(A − Y) = 0 under softmax)
     if init == "zeros":
-        model.layers[2].W[...] = 0.5
+        model.layers[2].W[...] = [[0.5], [-0.3]]
     nl.fit(model, X, y, optimizer=nl.optim.SGD(0.5), epochs=20, batch_size=32)
     W1 = model.layers[0].W
     rows_equal = np.allclose(W1, W1[0], atol=1e-12)
     assert rows_equal == identical
     H = _hidden_units(model, X)
     assert (np.linalg.matrix_rank(H, tol=1e-8) == 1) == identical
-    assert np.abs(W1).sum() > 0  # it did train
+    assert np.abs(W1).min() > 1e-3  # every hidden weight did train
 
 
 @pytest.mark.parametrize("layers, match", [
