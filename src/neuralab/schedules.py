@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ._validation import check_float, check_int
+from ._validation import check_float, check_int, lookup
 
 
 class Schedule:
@@ -187,8 +187,4 @@ def get(spec, **kwargs) -> Schedule:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"schedule must be a name or a callable t -> lr, got {spec!r}")
-    key = spec.lower().replace("-", "_")
-    if key not in SCHEDULES:
-        raise ValueError(f"unknown schedule {spec!r}; choose one of: "
-                         f"{', '.join(sorted(SCHEDULES))}")
-    return SCHEDULES[key](**kwargs)
+    return lookup(spec, SCHEDULES, "schedule")(**kwargs)
