@@ -1,4 +1,5 @@
-"""neuralab._kernels: the chunked Adam step against the whole-vector formula."""
+"""neuralab._kernels: the chunked and the fused (numba) Adam step against the whole-vector
+formula and each other."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,11 @@ def _adam_whole(theta, g, m, v, lr, b1, b2, eps, t):
     return theta - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def _fused():
+    if _kernels._fused_adam() is None:
+        pytest.skip("numba is not installed (or NEURALAB_NUMBA=0)")
+
+
 @pytest.mark.parametrize("chunk", [7, 64, 1000, 5000])
 def test_chunked_adam_matches_the_formula_for_any_chunk_size(chunk):
     rng = np.random.default_rng(0)
@@ -22,7 +28,8 @@ def test_chunked_adam_matches_the_formula_for_any_chunk_size(chunk):
     for t in (1, 2, 3):
         g = rng.normal(size=n)
         g_before = g.copy()
-        _kernels.adam_update(theta, g, m, v, 0.01, 0.9, 0.999, 1e-8, t, np.empty(chunk))
+        _kernels.adam_update_numpy(theta, g, m, v, 0.01, 0.9, 0.999, 1e-8, t,
+                                   np.empty(chunk))
         ref = _adam_whole(ref[0], g, ref[1], ref[2], 0.01, 0.9, 0.999, 1e-8, t)
         np.testing.assert_array_equal(g, g_before)
     for got, want in zip((theta, m, v), ref, strict=True):
@@ -37,17 +44,22 @@ def test_results_do_not_depend_on_the_chunk_size():
     for chunk in (4096, 1000, n):
         theta, m, v = (np.ones(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32))
         for t in (1, 2):
-            _kernels.adam_update(theta, g, m, v, 1e-3, 0.9, 0.999, 1e-8, t,
-                                 np.empty(chunk, np.float32))
+            _kernels.adam_update_numpy(theta, g, m, v, 1e-3, 0.9, 0.999, 1e-8, t,
+                                       np.empty(chunk, np.float32))
         out.append(theta)
     np.testing.assert_array_equal(out[0], out[1])
     np.testing.assert_array_equal(out[0], out[2])
 
 
-def test_zero_rate_moves_the_moments_not_theta():
+@pytest.mark.parametrize("kernel", ["numpy", "fused"])
+def test_zero_rate_moves_the_moments_not_theta(kernel):
     theta, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
     m, v = np.zeros(2), np.zeros(2)
-    _kernels.adam_update(theta, g, m, v, 0.0, 0.9, 0.999, 1e-8, 1, np.empty(2))
+    if kernel == "fused":
+        _fused()
+        _kernels.adam_update_fused(theta, g, m, v, 0.0, 0.9, 0.999, 1e-8, 1)
+    else:
+        _kernels.adam_update_numpy(theta, g, m, v, 0.0, 0.9, 0.999, 1e-8, 1, np.empty(2))
     np.testing.assert_array_equal(theta, [1.0, -2.0])
     np.testing.assert_allclose(m, 0.1 * g)
     np.testing.assert_allclose(v, 0.001 * g * g)
@@ -58,3 +70,44 @@ def test_scratch_buffer_sizes():
     assert _kernels.scratch_buffer(np.float32, 2 * _kernels.CHUNK).size == 2 * _kernels.CHUNK
     big = _kernels.scratch_buffer(np.float64, 10 * _kernels.CHUNK)
     assert big.size == _kernels.CHUNK and big.dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_and_numpy_kernels_agree_bit_for_bit(dtype):
+    _fused()
+    rng = np.random.default_rng(2)
+    n = 3 * 4096 + 5
+    theta = rng.normal(size=n).astype(dtype)
+    m, v = (rng.normal(size=n) * 0.1).astype(dtype), (rng.random(n) * 0.01).astype(dtype)
+    v[:3] = 0.0  # √0: the denominator is ε alone
+    a, b = (theta, m, v), tuple(x.copy() for x in (theta, m, v))
+    for t, lr in ((1, 1e-3), (2, 0.5), (3, 0.0), (50, 2e-4)):
+        g = (rng.normal(size=n) * 10.0 ** rng.integers(-8, 3, n)).astype(dtype)
+        g[:2] = 0.0
+        _kernels.adam_update_numpy(*a[:1], g, *a[1:], lr, 0.9, 0.999, 1e-8, t,
+                                   np.empty(1000, dtype))
+        _kernels.adam_update_fused(*b[:1], g, *b[1:], lr, 0.9, 0.999, 1e-8, t)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_the_dispatcher_uses_the_fused_kernel_for_contiguous_vectors(monkeypatch):
+    _fused()
+    calls = []
+    monkeypatch.setattr(_kernels, "adam_update_numpy", lambda *a: calls.append("numpy"))
+    monkeypatch.setattr(_kernels, "adam_update_fused", lambda *a: calls.append("fused"))
+    x = np.zeros(8, np.float32)
+    _kernels.adam_update(x, x, x, x, 1e-3, 0.9, 0.999, 1e-8, 1, x)
+    _kernels.adam_update(x[::2], x[::2], x[::2], x[::2], 1e-3, 0.9, 0.999, 1e-8, 1, x)
+    h = np.zeros(8, np.float16)
+    _kernels.adam_update(h, h, h, h, 1e-3, 0.9, 0.999, 1e-8, 1, h)
+    assert calls == ["fused", "numpy", "numpy"]
+
+
+def test_neuralab_numba_0_turns_the_fused_kernel_off(monkeypatch):
+    monkeypatch.setenv("NEURALAB_NUMBA", "0")
+    _kernels._fused_adam.cache_clear()
+    try:
+        assert _kernels._fused_adam() is None
+    finally:
+        _kernels._fused_adam.cache_clear()

@@ -156,3 +156,18 @@ def test_l2_weight_decay_matches_torch(opt_name):
 @pytest.mark.parametrize("opt_name", ["adam", "rmsprop"])
 def test_other_losses_match_torch(opt_name, out):
     _assert_same(*_run_both(opt_name, "cosine", "relu", out=out))
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "fused"])
+@pytest.mark.parametrize("opt_name", ["adam", "adamw"])
+def test_adam_matches_torch_with_each_kernel(opt_name, kernel, monkeypatch):
+    """Adam's step runs a compiled loop when numba is installed, NumPy otherwise: both match."""
+    from neuralab import _kernels
+
+    if kernel == "numpy":
+        monkeypatch.setattr(_kernels, "_fused_adam", lambda: None)
+    elif _kernels._fused_adam() is None:
+        pytest.skip("numba is not installed (or NEURALAB_NUMBA=0)")
+    _assert_same(*_run_both(opt_name, "warmup", "tanh", per="step"))
+    _assert_same(*_run_both(opt_name, "step", "relu", **({"wd": 0.05} if opt_name == "adam"
+                                                          else {})))
