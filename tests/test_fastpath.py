@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab import _fastpath
+from neuralab import _fastpath, _kernels
 
 
 def _readable(model, A0, Y, loss, monkeypatch):
@@ -28,10 +28,16 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m", [1, 7, 8, 64, 100])
 @pytest.mark.parametrize("act,out,loss", CASES, ids=lambda c: getattr(c, "__name__", str(c)))
-def test_fast_pass_equals_readable_pass_bit_for_bit(act, out, loss, m, dtype, monkeypatch):
+def test_fast_pass_equals_readable_pass_bit_for_bit(act, out, loss, m, dtype, kernels,
+                                                    monkeypatch):
+    if kernels == "numpy":  # ReLU's compiled bias+activation and backward turned off
+        monkeypatch.setattr(_kernels, "_compiled", lambda name: None)
+    elif _kernels._compiled("bias_relu") is None:
+        pytest.skip("numba is not installed (or NEURALAB_NUMBA=0)")
     rng = np.random.default_rng(m)
     n_out = 1 if out == "sigmoid" else 4
     model = nl.MLP([6, 9, 5, n_out], activation=act, output=out, seed=1, dtype=dtype)

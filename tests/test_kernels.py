@@ -106,8 +106,36 @@ def test_the_dispatcher_uses_the_fused_kernel_for_contiguous_vectors(monkeypatch
 
 def test_neuralab_numba_0_turns_the_fused_kernel_off(monkeypatch):
     monkeypatch.setenv("NEURALAB_NUMBA", "0")
-    _kernels._fused_adam.cache_clear()
+    _kernels._compiled.cache_clear()
     try:
         assert _kernels._fused_adam() is None
     finally:
-        _kernels._fused_adam.cache_clear()
+        _kernels._compiled.cache_clear()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf · 0 on purpose
+@pytest.mark.parametrize("kernel", ["numpy", "fused"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_kernels_equal_the_numpy_operations(kernel, dtype, monkeypatch):
+    if kernel == "numpy":
+        monkeypatch.setattr(_kernels, "_compiled", lambda name: None)
+    else:
+        _fused()
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(7, 33)).astype(dtype)
+    Z[0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    b = rng.normal(size=(7, 1)).astype(dtype)
+    b[0] = 0.0
+    want = np.maximum(Z + b, 0)
+    got = Z.copy()
+    assert _kernels.bias_relu(got, b) is got
+    np.testing.assert_array_equal(got, want)
+    assert np.signbit(got[0, 3]) == np.signbit(want[0, 3])
+    dA = rng.normal(size=Z.shape).astype(dtype)
+    dA[1, :3] = [np.nan, np.inf, -1.0]
+    got[1, :3] = [1.0, 0.0, 0.0]
+    expect = dA * (got > 0)
+    out = dA.copy()
+    assert _kernels.relu_backward(out, got) is out
+    np.testing.assert_array_equal(out, expect)
+    assert np.isnan(out[1, 0]) and np.isnan(out[1, 1])

@@ -111,6 +111,48 @@ def adam_update_fused(theta, grad, m, v, lr, beta1, beta2, eps, t) -> None:
            f(eps_c), update)
 
 
+def bias_relu(Z, b) -> np.ndarray:
+    r"""``Z ← max(Z + b, 0)`` in place (a hidden ReLU layer's bias and activation); returns Z.
+
+    .. math::
+
+        Z_{ij} \leftarrow \max(Z_{ij} + b_i,\ 0)
+
+    ``b`` is a column (n, 1). One compiled pass with numba (NaN propagates and −0 is kept, as
+    ``np.maximum`` does), else ``Z += b`` and ``np.maximum(Z, 0, out=Z)``: the same values.
+    """
+    kernel = _compiled("bias_relu")
+    if kernel is not None and _fits(Z, b):
+        kernel(Z, b)
+        return Z
+    Z += b
+    return np.maximum(Z, 0, out=Z)
+
+
+def relu_backward(dA, A) -> np.ndarray:
+    r"""``dA ← dA ⊙ [A > 0]`` in place (ReLU's backward from its output A); returns dA.
+
+    .. math::
+
+        dZ_{ij} = dA_{ij} \cdot \mathbb{1}[A_{ij} > 0]
+
+    One compiled pass with numba, else ``np.multiply(dA, A > 0, out=dA)``: the same values
+    (a product with 0, so NaN and inf in dA still give NaN).
+    """
+    kernel = _compiled("relu_backward")
+    if kernel is not None and _fits(dA, A):
+        kernel(dA, A, dA.dtype.type(0))
+        return dA
+    return np.multiply(dA, A > 0, out=dA)
+
+
+def _fits(*arrays) -> bool:
+    """True when the compiled loops take these arrays: 2-D, C-contiguous, one float dtype."""
+    dtype = arrays[0].dtype
+    return dtype in (np.float32, np.float64) and all(
+        a.dtype == dtype and a.ndim == 2 and a.flags.c_contiguous for a in arrays)
+
+
 def _adam_loop(theta, grad, m, v, beta1, b1, beta2, b2, c_v, eps_c, update):  # pragma: no cover
     """The loop numba compiles (each line is one ufunc of :func:`adam_update_numpy`)."""
     for i in range(theta.size):
@@ -123,9 +165,37 @@ def _adam_loop(theta, grad, m, v, beta1, b1, beta2, b2, c_v, eps_c, update):  # 
             theta[i] -= mi / (np.sqrt(vi) * c_v + eps_c)
 
 
-@functools.cache
+def _bias_relu_loop(Z, b):  # pragma: no cover
+    """The loop of :func:`bias_relu` (``z >= 0 or z != z``: np.maximum's choice of operand)."""
+    n, m = Z.shape
+    for i in range(n):
+        bi = b[i, 0]
+        for j in range(m):
+            z = Z[i, j] + bi
+            Z[i, j] = z if (z >= 0 or z != z) else 0
+
+
+def _relu_backward_loop(dA, A, zero):  # pragma: no cover
+    """The loop of :func:`relu_backward` (``zero`` is 0 in the dtype of dA)."""
+    n, m = dA.shape
+    for i in range(n):
+        for j in range(m):
+            if not A[i, j] > 0:
+                dA[i, j] = dA[i, j] * zero
+
+
+_LOOPS = {"adam": _adam_loop, "bias_relu": _bias_relu_loop,
+          "relu_backward": _relu_backward_loop}
+
+
 def _fused_adam():
-    """The compiled :func:`_adam_loop`, or None (numba missing, or ``NEURALAB_NUMBA=0``)."""
+    """The compiled Adam loop, or None."""
+    return _compiled("adam")
+
+
+@functools.cache
+def _compiled(name):
+    """The loop ``name`` compiled by numba, or None (numba missing, or ``NEURALAB_NUMBA=0``)."""
     if os.environ.get("NEURALAB_NUMBA", "1") == "0":
         return None
     try:
@@ -135,11 +205,11 @@ def _fused_adam():
     # error_model="numpy": x/0 gives inf or NaN (as in NumPy) instead of raising
     options = dict(nogil=True, error_model="numpy", boundscheck=False)
     try:
-        return numba.njit(cache=True, **options)(_adam_loop)
+        return numba.njit(cache=True, **options)(_LOOPS[name])
     except Exception:  # pragma: no cover - no writable cache folder: compile every process
-        warnings.warn("numba cannot cache the Adam kernel; it is compiled in each process",
+        warnings.warn("numba cannot cache neuralab's kernels; they are compiled in each process",
                       RuntimeWarning, stacklevel=2)
-        return numba.njit(**options)(_adam_loop)
+        return numba.njit(**options)(_LOOPS[name])
 
 
 def scratch_buffer(dtype, n: int) -> np.ndarray:
