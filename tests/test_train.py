@@ -272,6 +272,34 @@ def test_divergence_in_the_update_restores_the_parameters():
     np.testing.assert_array_equal(model.params, before)
 
 
+@pytest.mark.parametrize("kernel", ["numpy", "fused"])
+def test_adam_overflowing_theta_is_caught_by_either_kernel(kernel, monkeypatch):
+    # the fused kernel reports non-finite θ itself (no pass over θ); NumPy's path is checked
+    # by fit: both restore θ and name the parameters
+    from neuralab import _kernels
+
+    if kernel == "numpy":
+        monkeypatch.setattr(_kernels, "_compiled", lambda name: None)
+    elif _kernels._compiled("adam") is None:
+        pytest.skip("numba is not installed (or NEURALAB_NUMBA=0)")
+    X, y = _regression()
+    for opt in (nl.optim.Adam(lr=1e39), nl.optim.AdamW(lr=1e39, weight_decay=0.0)):
+        model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+        before = model.params.copy()
+        with pytest.raises(nl.DivergenceError, match="step 1 .*parameter") as info:
+            nl.fit(model, X, y, optimizer=opt, epochs=1, batch_size=None)
+        assert info.value.what == "parameters"
+        np.testing.assert_array_equal(model.params, before)
+
+
+def test_a_gradient_that_overflows_its_norm_is_not_divergence():
+    # ∇θ·∇θ overflows float32 while every entry is finite: checked elementwise, training goes on
+    model = nl.Sequential([nl.Dense(1, 1), nl.Identity()], seed=0)
+    X = np.full((4, 1), 1e19, np.float32)
+    h = nl.fit(model, X, np.zeros(4), optimizer=nl.optim.Adam(1e-3), epochs=1, batch_size=None)
+    assert h["grad_norm_0"][0] == np.inf and np.isfinite(model.params).all()
+
+
 # ---------------------------------------------------------------------------- streaming
 
 

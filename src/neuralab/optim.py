@@ -322,9 +322,10 @@ class Adam(Optimizer):
         if scratch is None or scratch.dtype != theta.dtype or scratch.size > theta.size or (
                 scratch.size < min(theta.size, _kernels.CHUNK)):
             scratch = self.__dict__["_chunk"] = _kernels.scratch_buffer(theta.dtype, theta.size)
-        # the rule above, chunk by chunk (one trip through memory): see _kernels.adam_update
-        _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2, self.eps, self.t,
-                             scratch)
+        # the rule above in one trip through memory (see _kernels.adam_update); the fused
+        # kernel also says whether the new θ is finite, which fit reads instead of a pass
+        self._theta_finite = _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2,
+                                                  self.eps, self.t, scratch)
 
     def effective_lr(self, lr=None):
         """α / ((1 − β₁ᵗ)(√v̂ + ε)): the factor that multiplies the first moment m."""

@@ -264,6 +264,29 @@ def _not_finite(v) -> bool:
     return not math.isfinite(v.dot(v)) and not np.isfinite(v).all()
 
 
+def _grad_not_finite(grad, sq, covered) -> bool:
+    """:func:`_not_finite` of ∇θ from its layers' squared norms ``sq`` (their sum is ∇θ·∇θ),
+    so the check costs no pass of its own; confirmed elementwise only when the sum is not
+    finite. ``covered``: the layers' slices make up all of ``grad`` (else a pass of its own)."""
+    if not covered:
+        return _not_finite(grad)
+    return not math.isfinite(sum(sq)) and not np.isfinite(grad).all()
+
+
+def _finite_after_step(optimizer, theta) -> bool:
+    """Whether θ is all finite after ``optimizer.step``.
+
+    Adam's fused kernel checks each new θ as it writes it (``_theta_finite``); that answer is
+    used when the kernel made the step's last write (Adam or AdamW with their own ``step`` and
+    ``_update``). Otherwise (or without numba): :func:`_not_finite`, one pass over θ.
+    """
+    flag = None
+    if type(optimizer).step is _optim.Optimizer.step and \
+            type(optimizer)._update in (_optim.Adam._update, _optim.AdamW._update):
+        flag = optimizer.__dict__.pop("_theta_finite", None)
+    return not _not_finite(theta) if flag is None else flag
+
+
 def _rate(schedule, t, multiplier, optimizer):
     """The learning rate of step/epoch ``t`` (None: the optimizer's own ``lr``, unscaled)."""
     if schedule is None:
@@ -415,6 +438,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     layer_grads_at = [(i, grad[sl]) for i, (layer, sl) in
                       enumerate(zip(model.layers, model._slices, strict=True)) if layer.n_params]
     layer_grads = [g for _, g in layer_grads_at]
+    covered = sum(g.size for g in layer_grads) == grad.size  # the layers' slices make up ∇θ
     backup = np.empty_like(theta)
     # NaN/inf are detected and reported below; NumPy's overflow warnings would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -445,23 +469,25 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                 if schedule_per == "step" or schedule is None:
                     lr = _rate(schedule, state.step, multiplier, optimizer)
                 value = model.loss_and_grad(A0, Yb, loss)
+                sq = [float(g.dot(g)) for g in layer_grads]  # ‖∇θ_l‖² of this step, per layer
                 what = "loss" if not math.isfinite(value) else \
-                    "gradient" if _not_finite(grad) else None
+                    "gradient" if _grad_not_finite(grad, sq, covered) else None
                 if what is None:
                     np.copyto(backup, theta)
                     if optimizer.needs_closure:
                         optimizer.step(theta, grad, lr, closure=Objective(model, A0, Yb, loss))
+                        sq = [float(g.dot(g)) for g in layer_grads]  # as the closure left ∇θ
                     else:
                         optimizer.step(theta, grad, lr)
-                    if _not_finite(theta):
+                    if not _finite_after_step(optimizer, theta):
                         theta[...] = backup
                         what = "parameters"
                 if what is not None:
                     _diverged(what, value, state, b, optimizer.lr if lr is None else lr,
                               on_divergence, history, callbacks)
                     return history
-                for k, g in enumerate(layer_grads):        # ‖∇θ_l‖² of this step, per layer
-                    grad_sq[k] += float(g.dot(g))
+                for k, q in enumerate(sq):
+                    grad_sq[k] += q
                 mb = A0.shape[1]
                 sums["steps"] += 1
                 sums["seen"] += mb
