@@ -86,11 +86,15 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
     for name, sizes, m in mem_configs:
         fws = ["neuralab", "sklearn"] if smoke else ["neuralab", "torch", "sklearn"]
         mb = {fw: tasks.peak_memory(fw, sizes, m, steps=2 if smoke else 20) for fw in fws}
-        mem_rows.append([name, m] + [f"{mb[fw]:.0f} MB" if fw in mb else "–"
-                                     for fw in ("neuralab", "torch", "sklearn")])
+        mem_rows.append([name, m] + [f"{mb[fw][0]:.0f} MB (+{mb[fw][1]:.0f})" if fw in mb
+                                     else "–" for fw in ("neuralab", "torch", "sklearn")])
     out += ["", "### Peak memory of training (peak RSS growth, VmHWM, in a fresh subprocess, "
-            "20 Adam steps)", "",
-            _table(["net", "batch", "neuralab", "PyTorch", "MLPClassifier"], mem_rows)]
+            f"{2 if smoke else 20} Adam steps)", "",
+            _table(["net", "batch", "neuralab", "PyTorch", "MLPClassifier"], mem_rows), "",
+            "In parentheses: the resident memory of the framework's one-time start-up, done "
+            "before the peak mark is reset and not counted in the first number (PyTorch's "
+            "import and threads; neuralab's compiled kernels, i.e. numba and LLVM when "
+            "installed; scikit-learn is imported before)."]
     log(out[-1])
 
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

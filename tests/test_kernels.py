@@ -113,6 +113,22 @@ def test_neuralab_numba_0_turns_the_fused_kernel_off(monkeypatch):
         _kernels._compiled.cache_clear()
 
 
+def test_preload_compiles_every_loop_for_both_float_dtypes():
+    _fused()
+    assert _kernels.preload() == list(_kernels._LOOPS)
+    for name in _kernels._LOOPS:       # one specialization per float dtype at least
+        assert len(_kernels._compiled(name).signatures) >= 2, name
+
+
+def test_preload_without_numba_loads_nothing(monkeypatch):
+    monkeypatch.setenv("NEURALAB_NUMBA", "0")
+    _kernels._compiled.cache_clear()
+    try:
+        assert _kernels.preload() == []
+    finally:
+        _kernels._compiled.cache_clear()
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf · 0 on purpose
 @pytest.mark.parametrize("kernel", ["numpy", "fused"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
