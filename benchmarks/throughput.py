@@ -50,7 +50,23 @@ def _batches(n_samples, m, steps, seed=1):
 
 
 def neuralab_runner(sizes, X, y, m, n_steps):
-    """The loop ``fit`` runs: gather rows, transpose, loss_and_grad, Adam step."""
+    """``nl.fit`` itself: ``k`` steps are one epoch over ``k × m`` rows (validated, batched,
+    checked for divergence, logged), taken in order so that the batches are those of
+    :func:`neuralab_loop_runner`; the optimizer's state carries over from call to call."""
+    model = nl.MLP(sizes, seed=0)
+    opt = nl.optim.Adam(lr=LR)
+    idx = np.concatenate(_batches(X.shape[0], m, n_steps))
+    Xs, ys = X[idx], y[idx]
+
+    def run_steps(k):
+        nl.fit(model, Xs[: k * m], ys[: k * m], optimizer=opt, epochs=1, batch_size=m,
+               shuffle=False)
+
+    return run_steps
+
+
+def neuralab_loop_runner(sizes, X, y, m, n_steps):
+    """The bare loop inside ``fit``: gather rows, transpose, loss_and_grad, Adam step."""
     model = nl.MLP(sizes, seed=0)
     loss = nl.CrossEntropy()
     Y = loss.prepare_targets(y, model.n_out, X.shape[0], model.dtype)
@@ -156,6 +172,7 @@ def throughput_table(configs, peak, bandwidth, warmup, steps, repeats, threads, 
             n = max(warmup, steps)
             runners = {"torch": torch_runner(sizes, X, y, m, n, threads),
                        "neuralab": neuralab_runner(sizes, X, y, m, n),
+                       "loop": neuralab_loop_runner(sizes, X, y, m, n),
                        "sklearn": sklearn_runner(sizes, X, y, m, n)}
             rate, best = interleaved_rates(runners, m, warmup, steps, repeats)
             rows.append({"net": name, "sizes": "-".join(map(str, sizes)), "batch": m,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import struct
 import subprocess
@@ -272,7 +273,22 @@ def test_single_class_data_is_legal_for_fit_but_the_classifier_asks_for_two(ctx)
 
 _IDX_OK = b"\x00\x00\x08\x02" + struct.pack(">II", 2, 3) + bytes(range(6))
 
+def _fifo(c):
+    path = Path(c.tmp) / "pipe"
+    os.mkfifo(path)
+    return path
+
+
 FILE_CASES = [
+    # destinations that a rename would replace: a directory, a named pipe (as /dev/null)
+    pytest.param(lambda c: nl.save(c.model, c.tmp), ValueError,
+                 r"exists and is not a regular file", id="save-over-a-directory"),
+    pytest.param(lambda c: nl.save(c.model, _fifo(c)), ValueError,
+                 r"pipe' exists and is not a regular file", id="save-over-a-pipe"),
+    pytest.param(lambda c: nl.callbacks.CSVLogger(_fifo(c)), ValueError,
+                 r"pipe' exists and is not a regular file", id="csvlogger-over-a-pipe"),
+    pytest.param(lambda c: nl.callbacks.ModelCheckpoint(c.tmp), ValueError,
+                 r"exists and is not a regular file", id="modelcheckpoint-over-a-directory"),
     # CSV
     pytest.param(lambda c: nl.data.load_csv(c.file("r.csv", "a,b,y\n1,2,0\n3,4\n")),
                  ValueError, r"r\.csv' line 3: 2 fields, but the header has 3", id="csv-ragged"),

@@ -155,3 +155,54 @@ def test_relu_kernels_equal_the_numpy_operations(kernel, dtype, monkeypatch):
     assert _kernels.relu_backward(out, got) is out
     np.testing.assert_array_equal(out, expect)
     assert np.isnan(out[1, 0]) and np.isnan(out[1, 1])
+
+
+# ---------------------------------------------------------------------------- Adam's step bound
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(log_theta=st.floats(-30, 38.5), log_g1=st.floats(-30, 38), log_g2=st.floats(-30, 38),
+       log_lr=st.floats(-8, 40), log_eps=st.floats(-30, 0), decay=st.sampled_from(
+           [("adam", 0.0), ("adam", 0.5), ("adamw", 0.01), ("adamw", 1e3)]),
+       seed=st.integers(0, 2**16))
+def test_a_bounded_adam_step_never_makes_theta_non_finite(log_theta, log_g1, log_g2, log_lr,
+                                                          log_eps, decay, seed):
+    # fit skips its copy of θ whenever _next_step_bounded says so: that must be sound for
+    # any θ, gradients, rate and ε, float32 (the closest to overflow)
+    _fused()
+    import neuralab as nl
+
+    rng = np.random.default_rng(seed)
+    name, wd = decay
+    opt = nl.optim.get(name, lr=10.0 ** log_lr, eps=10.0 ** log_eps, weight_decay=wd)
+    with np.errstate(all="ignore"):
+        theta = (rng.standard_normal(64) * 10.0 ** log_theta).astype(np.float32)
+        g1 = (rng.standard_normal(64) * 10.0 ** log_g1).astype(np.float32)
+        g2 = (rng.standard_normal(64) * 10.0 ** log_g2).astype(np.float32)
+        if not (np.isfinite(theta).all() and np.isfinite(g1).all() and np.isfinite(g2).all()):
+            return
+        opt.step(theta, g1)
+        if not np.isfinite(theta).all():
+            return
+        norm = float(np.sqrt(np.sum(g2.astype(np.float64) ** 2)))
+        bounded = opt._next_step_bounded(norm, None, theta.dtype)
+        opt.step(theta, g2)
+    if bounded:
+        assert np.isfinite(theta).all()
+
+
+def test_the_bound_is_not_vacuous():
+    # ordinary training steps are proven safe; an absurd rate is not
+    _fused()
+    import neuralab as nl
+
+    opt = nl.optim.Adam(lr=1e-3)
+    theta, g = np.ones(8, np.float32), np.full(8, 0.5, np.float32)
+    assert not opt._next_step_bounded(2.0, None, theta.dtype)   # no statistics yet
+    opt.step(theta, g)
+    assert opt._next_step_bounded(2.0, None, theta.dtype)
+    assert not opt._next_step_bounded(2.0, 1e36, theta.dtype)
+    opt.load_state_dict(opt.state_dict())                       # new state: statistics gone
+    assert not opt._next_step_bounded(2.0, None, theta.dtype)

@@ -292,6 +292,54 @@ def test_adam_overflowing_theta_is_caught_by_either_kernel(kernel, monkeypatch):
         np.testing.assert_array_equal(model.params, before)
 
 
+def _fused_or_skip():
+    from neuralab import _kernels
+
+    if _kernels._compiled("adam") is None:
+        pytest.skip("numba is not installed (or NEURALAB_NUMBA=0)")
+
+
+@pytest.mark.parametrize("opt", [nl.optim.Adam, nl.optim.AdamW])
+def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkeypatch):
+    # steps 1-5 at lr 1e-3, then a rate that overflows θ: the copy is skipped from step 2 (the
+    # kernel's statistics prove those steps safe) and taken again for step 6, which overflows;
+    # θ comes back as it was after step 5
+    from neuralab import train
+
+    _fused_or_skip()
+    X, y = _regression()
+    rate = lambda t: 1e-3 if t < 5 else 1e39        # noqa: E731
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    nl.fit(model, X, y, optimizer=opt(), schedule=rate, schedule_per="step", epochs=5,
+           batch_size=None)
+    after_5 = model.params.copy()
+    copies = []
+    real = train._needs_backup
+    monkeypatch.setattr(train, "_needs_backup", lambda *a: copies.append(real(*a)) or copies[-1])
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    with pytest.raises(nl.DivergenceError, match="step 6 .*parameter"):
+        nl.fit(model, X, y, optimizer=opt(), schedule=rate, schedule_per="step", epochs=10,
+               batch_size=None)
+    assert copies == [True, False, False, False, False, True]
+    np.testing.assert_array_equal(model.params, after_5)
+
+
+def test_a_callback_that_may_change_theta_keeps_the_copy(monkeypatch, tmp_path):
+    from neuralab import train
+
+    _fused_or_skip()
+    copies = []
+    real = train._needs_backup
+    monkeypatch.setattr(train, "_needs_backup", lambda *a: copies.append(real(*a)) or copies[-1])
+    X, y = _regression()
+    logger = nl.callbacks.CSVLogger(tmp_path / "log.csv")
+    for cb, expected in ((nl.Callback(), True), (logger, False)):
+        copies.clear()
+        nl.fit(nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0), X, y,
+               optimizer=nl.optim.Adam(), epochs=4, batch_size=None, callbacks=[cb])
+        assert copies[1:] == [expected] * 3, type(cb).__name__
+
+
 def test_a_gradient_that_overflows_its_norm_is_not_divergence():
     # ∇θ·∇θ overflows float32 while every entry is finite: checked elementwise, training goes on
     model = nl.Sequential([nl.Dense(1, 1), nl.Identity()], seed=0)

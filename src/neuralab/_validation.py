@@ -7,6 +7,7 @@ is done, so that bad input never surfaces as a deep NumPy traceback or silent ga
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -131,3 +132,16 @@ def check_model(model, name: str = "model"):
         raise TypeError(f"{name} must be a neuralab model (nl.Sequential, nl.MLP, ...), got "
                         f"{type(model).__name__}")
     return model
+
+
+def check_writable_file(path, name: str = "path") -> str:
+    """``path`` as a string, refused when something other than a regular file is there.
+
+    Atomic writes rename a new file over ``path``: over ``/dev/null`` or a named pipe that
+    would replace the device itself (and a directory cannot be replaced).
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ValueError(f"{name} {path!r} exists and is not a regular file (a directory, "
+                         "device or pipe); give the path of a file to write")
+    return path

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from ._validation import check_choice, check_float, check_int
+from ._validation import check_choice, check_float, check_int, check_writable_file
 from .train import Callback
 
 __all__ = ["Callback", "CSVLogger", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau"]
@@ -37,6 +37,8 @@ class _Monitor(Callback):
     An epoch improves on the best value when ``value < best − min_delta`` (``mode="min"``) or
     ``value > best + min_delta`` (``mode="max"``); ``"auto"`` is "max" for accuracies.
     """
+
+    keeps_params = True     # EarlyStopping restores θ only in on_train_end
 
     def __init__(self, monitor, mode, min_delta):
         if not isinstance(monitor, str) or not monitor:
@@ -148,7 +150,7 @@ class ModelCheckpoint(_Monitor):
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto", min_delta: float = 0.0):
         super().__init__(monitor, mode, min_delta)
-        self.path = os.fspath(path)
+        self.path = check_writable_file(path)
         self.save_best_only = bool(save_best_only)
         self.saved: list[str] = []
 
@@ -239,11 +241,14 @@ class CSVLogger(Callback):
     rows.
     """
 
+    keeps_params = True
+
     def __init__(self, path, separator: str = ","):
-        self.path = os.fspath(path)
+        self.path = check_writable_file(path)
         self.separator = separator
 
     def on_epoch_end(self, epoch, logs=None):
+        check_writable_file(self.path)
         history = self.history
         keys = list(history.history)
         tmp = f"{self.path}.{os.getpid()}.tmp"
@@ -264,6 +269,7 @@ class _ProgressBar(Callback):
     """A tqdm bar per epoch: batch, running loss and accuracy, lr, ETA."""
 
     is_progress_bar = True
+    keeps_params = True
 
     def __init__(self, epochs, n_batches, file=None):
         self.epochs, self.n_batches, self.file = epochs, n_batches, file

@@ -23,7 +23,7 @@ import tempfile
 
 import numpy as np
 
-from ._validation import check_model
+from ._validation import check_model, check_writable_file
 
 #: Format tag and version written into every model file's metadata.
 MODEL_FORMAT, MODEL_FORMAT_VERSION = "neuralab", "1"
@@ -173,7 +173,7 @@ def _atomic_write(path, arrays: dict, metadata: dict) -> None:
     """Write a safetensors file to ``path`` so a crash leaves the old file or the new one."""
     from safetensors.numpy import save_file
 
-    path = os.fspath(path)
+    path = check_writable_file(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")

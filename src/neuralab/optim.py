@@ -119,6 +119,7 @@ class Optimizer:
         if not isinstance(state, dict) or "t" not in state:
             raise ValueError("optimizer state must be a dict with at least 't'")
         self.t = int(state["t"])
+        self.__dict__.pop("_absmax", None)    # statistics of the old state (see Adam)
         for name in self._state_names:
             setattr(self, name, None if name not in state else np.array(state[name]))
 
@@ -323,9 +324,33 @@ class Adam(Optimizer):
                 scratch.size < min(theta.size, _kernels.CHUNK)):
             scratch = self.__dict__["_chunk"] = _kernels.scratch_buffer(theta.dtype, theta.size)
         # the rule above in one trip through memory (see _kernels.adam_update); the fused
-        # kernel also says whether the new θ is finite, which fit reads instead of a pass
-        self._theta_finite = _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2,
-                                                  self.eps, self.t, scratch)
+        # kernel also returns max |θ| and max |m| of the new values (None from the NumPy one)
+        self._absmax = _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2,
+                                            self.eps, self.t, scratch)
+
+    def _next_step_bounded(self, grad_norm: float, lr: float | None, dtype) -> bool:
+        r"""Whether the next step provably leaves θ finite, so that ``fit`` need not copy θ.
+
+        From the last fused step's ``max |θ|`` (Θ) and ``max |m|`` (M), and ``grad_norm`` ≥
+        max |g| of the coming gradient: each new m is a convex combination of the old m and g,
+        so \|m\| ≤ max(M, G); the denominator √v·c_v + ε c_m is at least ε c_m; hence
+        \|θ_new\| ≤ Θ + max(M, G) / (ε c_m). True when that is below the dtype's largest
+        value with a margin for rounding. ``fit`` forgets the statistics (``_absmax``)
+        whenever θ or m may have changed outside the step.
+        """
+        stats = self.__dict__.get("_absmax")
+        lr = self.lr if lr is None else lr
+        if stats is None or not lr > 0.0:
+            return False
+        theta_max, m_max = stats
+        if self.weight_decay:
+            if type(self)._decayed is Optimizer._decayed:     # L2: g + λθ enters the moments
+                grad_norm += self.weight_decay * theta_max
+            else:                                             # decoupled: θ(1 − αλ) first
+                theta_max *= max(1.0, abs(1.0 - lr * self.weight_decay))
+        eps_c = self.eps * (1.0 - self.beta1 ** (self.t + 1)) / lr
+        bound = theta_max + max(m_max, grad_norm) / eps_c
+        return bound < float(np.finfo(dtype).max) / 16
 
     def effective_lr(self, lr=None):
         """α / ((1 − β₁ᵗ)(√v̂ + ε)): the factor that multiplies the first moment m."""

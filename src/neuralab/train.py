@@ -93,12 +93,17 @@ class Callback:
     ``self.lr_multiplier`` scales the learning rate ``fit`` uses from the next step on.
     A callback whose state must survive a resume returns it from :meth:`state_dict` (numbers,
     strings, lists and ndarrays) and takes it back in :meth:`load_state_dict`.
+
+    ``keeps_params = True`` promises that the hooks called during training (all but
+    ``on_train_end``) never change ``model.params`` or the optimizer's state; ``fit`` can then
+    skip a copy of θ per step (Adam). Leave it False if unsure: that is always correct.
     """
 
     model = None
     optimizer = None
     history = None
     lr_multiplier = 1.0
+    keeps_params = False
 
     def set_context(self, model, optimizer) -> None:
         self.model, self.optimizer = model, optimizer
@@ -273,18 +278,30 @@ def _grad_not_finite(grad, sq, covered) -> bool:
     return not math.isfinite(sum(sq)) and not np.isfinite(grad).all()
 
 
+def _fused_adam(optimizer) -> bool:
+    """True for Adam/AdamW with their own ``step`` and ``_update``: the fused kernel then makes
+    the step's last write and reports ``max |θ|`` and ``max |m|`` (``_absmax``)."""
+    return type(optimizer).step is _optim.Optimizer.step and \
+        type(optimizer)._update in (_optim.Adam._update, _optim.AdamW._update)
+
+
 def _finite_after_step(optimizer, theta) -> bool:
     """Whether θ is all finite after ``optimizer.step``.
 
-    Adam's fused kernel checks each new θ as it writes it (``_theta_finite``); that answer is
-    used when the kernel made the step's last write (Adam or AdamW with their own ``step`` and
-    ``_update``). Otherwise (or without numba): :func:`_not_finite`, one pass over θ.
+    Adam's fused kernel checks each new θ as it writes it (``max |θ|`` is inf otherwise); that
+    answer is used when the kernel made the step's last write. Otherwise (or without numba):
+    :func:`_not_finite`, one pass over θ.
     """
-    flag = None
-    if type(optimizer).step is _optim.Optimizer.step and \
-            type(optimizer)._update in (_optim.Adam._update, _optim.AdamW._update):
-        flag = optimizer.__dict__.pop("_theta_finite", None)
-    return not _not_finite(theta) if flag is None else flag
+    stats = optimizer.__dict__.get("_absmax") if _fused_adam(optimizer) else None
+    return not _not_finite(theta) if stats is None else stats[0] < math.inf
+
+
+def _needs_backup(optimizer, sq, lr, dtype) -> bool:
+    """Whether ``fit`` must copy θ before the step to restore it should the step overflow:
+    not when Adam proves the step leaves θ finite (``Adam._next_step_bounded``, from the
+    last step's statistics and ‖∇θ‖ = √Σ sq ≥ max |∇θ|)."""
+    return not (_fused_adam(optimizer) and
+                optimizer._next_step_bounded(math.sqrt(sum(sq)), lr, dtype))
 
 
 def _rate(schedule, t, multiplier, optimizer):
@@ -440,6 +457,10 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     layer_grads = [g for _, g in layer_grads_at]
     covered = sum(g.size for g in layer_grads) == grad.size  # the layers' slices make up ∇θ
     backup = np.empty_like(theta)
+    # Adam's statistics of θ and m (for skipping the backup) are trusted only from steps of
+    # this run, and only while no callback can change θ between steps
+    optimizer.__dict__.pop("_absmax", None)
+    params_kept = all(getattr(cb, "keeps_params", False) for cb in callbacks)
     # NaN/inf are detected and reported below; NumPy's overflow warnings would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for cb in callbacks:
@@ -472,14 +493,20 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                 sq = [float(g.dot(g)) for g in layer_grads]  # ‖∇θ_l‖² of this step, per layer
                 what = "loss" if not math.isfinite(value) else \
                     "gradient" if _grad_not_finite(grad, sq, covered) else None
+                if not params_kept:    # a callback may have changed θ: no stale statistics
+                    optimizer.__dict__.pop("_absmax", None)
                 if what is None:
-                    np.copyto(backup, theta)
+                    saved = _needs_backup(optimizer, sq, lr, theta.dtype)
+                    if saved:
+                        np.copyto(backup, theta)
                     if optimizer.needs_closure:
                         optimizer.step(theta, grad, lr, closure=Objective(model, A0, Yb, loss))
                         sq = [float(g.dot(g)) for g in layer_grads]  # as the closure left ∇θ
                     else:
                         optimizer.step(theta, grad, lr)
                     if not _finite_after_step(optimizer, theta):
+                        if not saved:     # the bound says this cannot happen
+                            raise AssertionError("Adam's step bound failed; please report it")
                         theta[...] = backup
                         what = "parameters"
                 if what is not None:
