@@ -163,18 +163,23 @@ def interleaved_rates(runners, m, warmup, steps, repeats):
 
 
 def throughput_table(configs, peak, bandwidth, warmup, steps, repeats, threads, n_samples):
-    """One row per (name, sizes, batch): samples/s of each framework, ratios, % of the limit."""
+    """One row per (name, sizes, batch): samples/s of each framework, ratios, % of the limit.
+
+    A timed turn is ``steps`` steps, or with ``steps=None`` one epoch over the ``n_samples``
+    rows (``n_samples // m`` steps; one ``fit`` call for neuralab).
+    """
     rows = []
     for name, sizes in configs:
         X, y = make_data(sizes, n_samples)
         for m in (64, 256):
             limit = m / limit_seconds(sizes, m, peak, bandwidth)
-            n = max(warmup, steps)
+            k = steps or n_samples // m
+            n = max(warmup, k)
             runners = {"torch": torch_runner(sizes, X, y, m, n, threads),
                        "neuralab": neuralab_runner(sizes, X, y, m, n),
                        "loop": neuralab_loop_runner(sizes, X, y, m, n),
                        "sklearn": sklearn_runner(sizes, X, y, m, n)}
-            rate, best = interleaved_rates(runners, m, warmup, steps, repeats)
+            rate, best = interleaved_rates(runners, m, warmup, k, repeats)
             rows.append({"net": name, "sizes": "-".join(map(str, sizes)), "batch": m,
                          "limit": limit, **rate, "best": best})
     return rows

@@ -45,7 +45,7 @@ def _adam_constants(lr, beta1, beta2, eps, t):
     return c_m / math.sqrt(1.0 - beta2 ** t), eps * c_m
 
 
-def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> tuple | None:
+def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> bool | None:
     r"""One Adam step in place.
 
     .. math::
@@ -61,8 +61,8 @@ def adam_update(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> tuple |
 
     Runs :func:`adam_update_fused` when numba is available and the arrays suit it (contiguous,
     one floating dtype), else :func:`adam_update_numpy`; the two agree bit for bit. Returns
-    ``(max |θ|, max |m|)`` of the new values when the kernel saw them for free (fused, ``lr``
-    > 0; ``max |θ|`` is inf when a new θ is not finite), else None.
+    whether the new θ is all finite when the kernel saw it for free (fused, ``lr`` > 0), else
+    None.
     """
     fused = _fused_adam() if theta.dtype in (np.float32, np.float64) else None
     if fused is not None and all(a.dtype == theta.dtype and a.flags.c_contiguous and a.ndim == 1
@@ -98,21 +98,20 @@ def adam_update_numpy(theta, grad, m, v, lr, beta1, beta2, eps, t, scratch) -> N
     _chunked(kernel, theta.size, scratch.size)
 
 
-def adam_update_fused(theta, grad, m, v, lr, beta1, beta2, eps, t):
+def adam_update_fused(theta, grad, m, v, lr, beta1, beta2, eps, t) -> bool | None:
     """:func:`adam_update` in one compiled loop (numba); needs :func:`_fused_adam` not None.
 
     The constants are rounded to θ's dtype first, as NumPy does with Python scalars, and the
     operations are those of :func:`adam_update_numpy` in the same order, so the results agree
-    bit for bit. Returns ``(max |θ|, max |m|)`` of the new values (``max |θ|`` = inf when one
-    is not finite), or None when ``lr`` is 0 (θ not touched).
+    bit for bit. Returns whether every new θ is finite (None when ``lr`` is 0: θ not touched).
     """
     kernel = _fused_adam()
     update = lr != 0.0  # a schedule may start at 0: the moments move, θ does not
     c_v, eps_c = _adam_constants(lr if update else 1.0, beta1, beta2, eps, t)
     f = theta.dtype.type
-    theta_max, m_max = kernel(theta, grad, m, v, f(beta1), f(1.0 - beta1), f(beta2),
-                              f(1.0 - beta2), f(c_v), f(eps_c), update)
-    return (float(theta_max), float(m_max)) if update else None
+    finite = kernel(theta, grad, m, v, f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2),
+                    f(c_v), f(eps_c), update)
+    return bool(finite) if update else None
 
 
 def bias_relu(Z, b) -> np.ndarray:
@@ -160,25 +159,20 @@ def _fits(*arrays) -> bool:
 def _adam_loop(theta, grad, m, v, beta1, b1, beta2, b2, c_v, eps_c, update):  # pragma: no cover
     """The loop numba compiles (each line is one ufunc of :func:`adam_update_numpy`).
 
-    Returns ``(max |θ|, max |m|)`` over the new values, at no extra cost: ``max |θ|`` is inf
-    when a new θ is NaN or infinite (``|θ| < ∞`` is false for both).
+    Returns whether every updated θ is finite (``|θ| < ∞``, false for NaN), at no extra cost.
     """
     finite = True
-    theta_max = 0.0
-    m_max = 0.0
     for i in range(theta.size):
         g = grad[i]
         mi = m[i] * beta1 + g * b1
         vi = v[i] * beta2 + (g * g) * b2
         m[i] = mi
         v[i] = vi
-        m_max = max(m_max, abs(mi))
         if update:
             t = theta[i] - mi / (np.sqrt(vi) * c_v + eps_c)
             theta[i] = t
             finite &= abs(t) < np.inf
-            theta_max = max(theta_max, abs(t))
-    return (theta_max if finite else np.inf), m_max
+    return finite
 
 
 def _bias_relu_loop(Z, b):  # pragma: no cover

@@ -119,7 +119,7 @@ class Optimizer:
         if not isinstance(state, dict) or "t" not in state:
             raise ValueError("optimizer state must be a dict with at least 't'")
         self.t = int(state["t"])
-        self.__dict__.pop("_absmax", None)    # statistics of the old state (see Adam)
+        self.__dict__.pop("_bounds", None)    # bounds of the old state (see Adam)
         for name in self._state_names:
             setattr(self, name, None if name not in state else np.array(state[name]))
 
@@ -288,6 +288,10 @@ class RMSProp(Optimizer):
         return lr / (np.sqrt(self._state("square_avg")) + self.eps)
 
 
+#: Relative slack per step of Adam's bounds (see Adam._next_step_bounded).
+_ROUNDING = 1.0 + 2.0 ** -20
+
+
 class Adam(Optimizer):
     r"""Adam: momentum on the gradient and RMSProp on its square, both bias-corrected.
 
@@ -324,33 +328,50 @@ class Adam(Optimizer):
                 scratch.size < min(theta.size, _kernels.CHUNK)):
             scratch = self.__dict__["_chunk"] = _kernels.scratch_buffer(theta.dtype, theta.size)
         # the rule above in one trip through memory (see _kernels.adam_update); the fused
-        # kernel also returns max |θ| and max |m| of the new values (None from the NumPy one)
-        self._absmax = _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2,
-                                            self.eps, self.t, scratch)
+        # kernel also says whether the new θ is finite, which fit reads instead of a pass
+        self._theta_finite = _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2,
+                                                  self.eps, self.t, scratch)
+        if self.__dict__.get("_bounded_step") != self.t:
+            self.__dict__.pop("_bounds", None)   # a step _next_step_bounded did not foresee
+
+    def _measure_bounds(self, theta) -> None:
+        """Start :meth:`_next_step_bounded`'s bookkeeping: Θ = max |θ|, M = max |m| (two
+        passes; ``fit`` calls it after a step it had to guard with a copy of θ)."""
+        m = self._state("m")
+        self.__dict__["_bounds"] = (max(float(theta.max()), -float(theta.min())),
+                                    max(float(m.max()), -float(m.min())))
 
     def _next_step_bounded(self, grad_norm: float, lr: float | None, dtype) -> bool:
         r"""Whether the next step provably leaves θ finite, so that ``fit`` need not copy θ.
 
-        From the last fused step's ``max |θ|`` (Θ) and ``max |m|`` (M), and ``grad_norm`` ≥
-        max |g| of the coming gradient: each new m is a convex combination of the old m and g,
-        so \|m\| ≤ max(M, G); the denominator √v·c_v + ε c_m is at least ε c_m; hence
-        \|θ_new\| ≤ Θ + max(M, G) / (ε c_m). True when that is below the dtype's largest
-        value with a margin for rounding. ``fit`` forgets the statistics (``_absmax``)
-        whenever θ or m may have changed outside the step.
+        Keeps upper bounds Θ ≥ max |θ| and M ≥ max |m| from step to step without looking at
+        the arrays. With G = ``grad_norm`` ≥ max |g| of the coming gradient: each new m is a
+        convex combination of the old m and g, so M' = max(M, G); the denominator
+        √v·c_v + ε c_m is at least ε c_m, so no entry moves by more than U = M' / (ε c_m) and
+        Θ' = Θ + U. Each bound is raised by 2⁻²⁰ relative per step, more than the step's
+        roundings in float32 can add. True (and Θ', M' kept) when Θ' is below a sixteenth of
+        the dtype's largest value; False when there are no bounds (:meth:`_measure_bounds`
+        starts them) or they grew too large. Any other change of θ or m must drop ``_bounds``.
+        ``fit`` passes G = 2‖g‖ (a float32 sum of squares may come out a little low).
         """
-        stats = self.__dict__.get("_absmax")
+        bounds = self.__dict__.get("_bounds")
         lr = self.lr if lr is None else lr
-        if stats is None or not lr > 0.0:
+        if bounds is None or not lr > 0.0:
             return False
-        theta_max, m_max = stats
+        theta_max, m_max = bounds
         if self.weight_decay:
             if type(self)._decayed is Optimizer._decayed:     # L2: g + λθ enters the moments
                 grad_norm += self.weight_decay * theta_max
             else:                                             # decoupled: θ(1 − αλ) first
                 theta_max *= max(1.0, abs(1.0 - lr * self.weight_decay))
-        eps_c = self.eps * (1.0 - self.beta1 ** (self.t + 1)) / lr
-        bound = theta_max + max(m_max, grad_norm) / eps_c
-        return bound < float(np.finfo(dtype).max) / 16
+        m_max = max(m_max, grad_norm) * _ROUNDING
+        theta_max = (theta_max + m_max / (self.eps * (1.0 - self.beta1 ** (self.t + 1)) / lr)
+                     ) * _ROUNDING
+        if not theta_max < float(np.finfo(dtype).max) / 16:
+            return False
+        self.__dict__["_bounds"] = (theta_max, m_max)
+        self.__dict__["_bounded_step"] = self.t + 1
+        return True
 
     def effective_lr(self, lr=None):
         """α / ((1 − β₁ᵗ)(√v̂ + ε)): the factor that multiplies the first moment m."""

@@ -278,9 +278,9 @@ def _grad_not_finite(grad, sq, covered) -> bool:
     return not math.isfinite(sum(sq)) and not np.isfinite(grad).all()
 
 
-def _fused_adam(optimizer) -> bool:
-    """True for Adam/AdamW with their own ``step`` and ``_update``: the fused kernel then makes
-    the step's last write and reports ``max |θ|`` and ``max |m|`` (``_absmax``)."""
+def _adam(optimizer) -> bool:
+    """True for Adam/AdamW with their own ``step`` and ``_update``: the kernel then makes the
+    step's last write (and reports whether θ is finite), and the step bound applies."""
     return type(optimizer).step is _optim.Optimizer.step and \
         type(optimizer)._update in (_optim.Adam._update, _optim.AdamW._update)
 
@@ -288,20 +288,20 @@ def _fused_adam(optimizer) -> bool:
 def _finite_after_step(optimizer, theta) -> bool:
     """Whether θ is all finite after ``optimizer.step``.
 
-    Adam's fused kernel checks each new θ as it writes it (``max |θ|`` is inf otherwise); that
-    answer is used when the kernel made the step's last write. Otherwise (or without numba):
+    Adam's fused kernel checks each new θ as it writes it (``_theta_finite``); that answer is
+    used when the kernel made the step's last write. Otherwise (or without numba):
     :func:`_not_finite`, one pass over θ.
     """
-    stats = optimizer.__dict__.get("_absmax") if _fused_adam(optimizer) else None
-    return not _not_finite(theta) if stats is None else stats[0] < math.inf
+    flag = optimizer.__dict__.pop("_theta_finite", None) if _adam(optimizer) else None
+    return not _not_finite(theta) if flag is None else flag
 
 
 def _needs_backup(optimizer, sq, lr, dtype) -> bool:
     """Whether ``fit`` must copy θ before the step to restore it should the step overflow:
-    not when Adam proves the step leaves θ finite (``Adam._next_step_bounded``, from the
-    last step's statistics and ‖∇θ‖ = √Σ sq ≥ max |∇θ|)."""
-    return not (_fused_adam(optimizer) and
-                optimizer._next_step_bounded(math.sqrt(sum(sq)), lr, dtype))
+    not when Adam proves the step leaves θ finite (``Adam._next_step_bounded``, with
+    2‖∇θ‖ = 2√Σ sq ≥ max |∇θ|, the 2 for the roundings of a float32 sum)."""
+    return not (_adam(optimizer) and
+                optimizer._next_step_bounded(2.0 * math.sqrt(sum(sq)), lr, dtype))
 
 
 def _rate(schedule, t, multiplier, optimizer):
@@ -457,9 +457,9 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     layer_grads = [g for _, g in layer_grads_at]
     covered = sum(g.size for g in layer_grads) == grad.size  # the layers' slices make up ∇θ
     backup = np.empty_like(theta)
-    # Adam's statistics of θ and m (for skipping the backup) are trusted only from steps of
-    # this run, and only while no callback can change θ between steps
-    optimizer.__dict__.pop("_absmax", None)
+    # Adam's bounds of θ and m (for skipping the backup) are trusted only from steps of this
+    # run, and only while no callback can change θ between steps
+    optimizer.__dict__.pop("_bounds", None)
     params_kept = all(getattr(cb, "keeps_params", False) for cb in callbacks)
     # NaN/inf are detected and reported below; NumPy's overflow warnings would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -493,8 +493,8 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                 sq = [float(g.dot(g)) for g in layer_grads]  # ‖∇θ_l‖² of this step, per layer
                 what = "loss" if not math.isfinite(value) else \
                     "gradient" if _grad_not_finite(grad, sq, covered) else None
-                if not params_kept:    # a callback may have changed θ: no stale statistics
-                    optimizer.__dict__.pop("_absmax", None)
+                if not params_kept:    # a callback may have changed θ: no stale bounds
+                    optimizer.__dict__.pop("_bounds", None)
                 if what is None:
                     saved = _needs_backup(optimizer, sq, lr, theta.dtype)
                     if saved:
@@ -509,6 +509,8 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                             raise AssertionError("Adam's step bound failed; please report it")
                         theta[...] = backup
                         what = "parameters"
+                    elif saved and params_kept and _adam(optimizer):
+                        optimizer._measure_bounds(theta)   # lets the next steps skip the copy
                 if what is not None:
                     _diverged(what, value, state, b, optimizer.lr if lr is None else lr,
                               on_divergence, history, callbacks)
