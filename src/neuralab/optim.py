@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from ._validation import check_float
+from ._validation import check_float, lookup
 
 
 def _check_beta(value, name):
@@ -212,6 +212,16 @@ class Nesterov(Momentum):
         theta -= step
 
 
+def _scaled_step(theta, grad, acc, eps, lr, step) -> None:
+    r"""θ ← θ − α g / (√acc + ε) in place, the last line of AdaGrad and RMSProp (``step`` is a
+    work buffer shaped like θ)."""
+    np.sqrt(acc, out=step)
+    step += eps
+    np.divide(grad, step, out=step)
+    step *= lr
+    theta -= step
+
+
 class AdaGrad(Optimizer):
     r"""AdaGrad: a per-parameter rate shrinking with the sum of squared gradients.
 
@@ -237,11 +247,7 @@ class AdaGrad(Optimizer):
         step = self._scratch("_buf", theta)
         np.multiply(grad, grad, out=step)
         G += step
-        np.sqrt(G, out=step)
-        step += self.eps
-        np.divide(grad, step, out=step)
-        step *= lr
-        theta -= step
+        _scaled_step(theta, grad, G, self.eps, lr, step)
 
     def effective_lr(self, lr=None):
         lr = self.lr if lr is None else float(lr)
@@ -277,11 +283,7 @@ class RMSProp(Optimizer):
         step *= 1.0 - self.rho
         E *= self.rho
         E += step
-        np.sqrt(E, out=step)
-        step += self.eps
-        np.divide(grad, step, out=step)
-        step *= lr
-        theta -= step
+        _scaled_step(theta, grad, E, self.eps, lr, step)
 
     def effective_lr(self, lr=None):
         lr = self.lr if lr is None else float(lr)
@@ -425,11 +427,7 @@ def get(spec, **kwargs) -> Optimizer:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"optimizer must be a name or an Optimizer, got {spec!r}")
-    key = spec.lower().replace("-", "_")
-    if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {spec!r}; choose one of: "
-                         f"{', '.join(sorted(OPTIMIZERS))}")
-    return OPTIMIZERS[key](**kwargs)
+    return lookup(spec, OPTIMIZERS, "optimizer")(**kwargs)
 
 
 # Second-order methods live in neuralab.newton, which imports this module and registers
