@@ -331,6 +331,25 @@ def test_a_callback_that_may_change_theta_keeps_the_copy(monkeypatch, tmp_path):
         assert copies[1:] == [expected] * 3, type(cb).__name__
 
 
+def test_bounds_that_stay_too_loose_are_not_measured_again(monkeypatch):
+    # ε = 1e-30 makes the proven bound useless (M/(ε c_m) > float32's range) while the real
+    # steps stay small: every step is copied, and the bounds are measured once, not each step
+    from neuralab import train
+
+    copies, measured = [], []
+    real = train._needs_backup
+    monkeypatch.setattr(train, "_needs_backup", lambda *a: copies.append(real(*a)) or copies[-1])
+    real_measure = nl.optim.Adam._measure_bounds
+    monkeypatch.setattr(nl.optim.Adam, "_measure_bounds",
+                        lambda self, th: measured.append(1) or real_measure(self, th))
+    X, y = _regression()
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    nl.fit(model, X, 1e12 * y, loss="mse", optimizer=nl.optim.Adam(eps=1e-30), epochs=8,
+           batch_size=None)
+    assert copies == [True] * 8 and measured == [1]
+    assert np.isfinite(model.params).all()
+
+
 def test_a_gradient_that_overflows_its_norm_is_not_divergence():
     # ∇θ·∇θ overflows float32 while every entry is finite: checked elementwise, training goes on
     model = nl.Sequential([nl.Dense(1, 1), nl.Identity()], seed=0)

@@ -461,6 +461,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     # run, and only while no callback can change θ between steps
     optimizer.__dict__.pop("_bounds", None)
     params_kept = all(getattr(cb, "keeps_params", False) for cb in callbacks)
+    last_saved = False      # whether the previous step had to copy θ
     # NaN/inf are detected and reported below; NumPy's overflow warnings would only be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for cb in callbacks:
@@ -509,8 +510,10 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                             raise AssertionError("Adam's step bound failed; please report it")
                         theta[...] = backup
                         what = "parameters"
-                    elif saved and params_kept and _adam(optimizer):
-                        optimizer._measure_bounds(theta)   # lets the next steps skip the copy
+                    elif saved and not last_saved and params_kept and _adam(optimizer):
+                        # bounds for the next steps (not again while they stay too loose)
+                        optimizer._measure_bounds(theta)
+                    last_saved = saved
                 if what is not None:
                     _diverged(what, value, state, b, optimizer.lr if lr is None else lr,
                               on_divergence, history, callbacks)
