@@ -169,9 +169,10 @@ from hypothesis import strategies as st  # noqa: E402
        seed=st.integers(0, 2**16))
 def test_a_bounded_adam_step_never_makes_theta_non_finite(log_theta, log_g1, log_g2, log_lr,
                                                           log_eps, decay, seed):
-    # fit skips its copy of θ whenever _next_step_bounded says so: that must be sound for
+    # fit's guard skips its copy of θ whenever the bound says so: that must be sound for
     # any θ, gradients, rate and ε, float32 (the closest to overflow), over several steps
     import neuralab as nl
+    from neuralab._guard import AdamStepBound
 
     rng = np.random.default_rng(seed)
     name, wd = decay
@@ -185,33 +186,32 @@ def test_a_bounded_adam_step_never_makes_theta_non_finite(log_theta, log_g1, log
         opt.step(theta, g1)
         if not np.isfinite(theta).all():
             return
-        opt._measure_bounds(theta)
+        bound = AdamStepBound()
+        bound.measure(opt, theta)
         for g in (g2, g1, g2):
             norm = float(np.sqrt(np.sum(g.astype(np.float64) ** 2)))   # exact: no factor 2
-            if not opt._next_step_bounded(norm, None, theta.dtype):
+            if not bound.next_step_safe(opt, norm, None, theta.dtype):
                 return
             opt.step(theta, g)
             assert np.isfinite(theta).all()
-            assert np.abs(theta).max() <= opt._bounds[0]
-            assert np.abs(opt.m).max() <= opt._bounds[1]
+            assert np.abs(theta).max() <= bound.bounds[0]
+            assert np.abs(opt.m).max() <= bound.bounds[1]
 
 
 def test_the_bound_is_not_vacuous():
     # ordinary training steps are proven safe for a long time; an absurd rate is not
     import neuralab as nl
+    from neuralab._guard import AdamStepBound
 
-    opt = nl.optim.Adam(lr=1e-3)
+    opt, bound = nl.optim.Adam(lr=1e-3), AdamStepBound()
     theta, g = np.ones(8, np.float32), np.full(8, 0.5, np.float32)
-    assert not opt._next_step_bounded(2.0, None, theta.dtype)   # no bounds yet
+    assert not bound.next_step_safe(opt, 2.0, None, theta.dtype)   # no bounds yet
     opt.step(theta, g)
-    opt._measure_bounds(theta)
-    assert opt._bounds == (pytest.approx(1.0 - 1e-3), pytest.approx(0.05))
-    assert not opt._next_step_bounded(2.0, 1e36, theta.dtype)
+    bound.measure(opt, theta)
+    assert bound.bounds == (pytest.approx(1.0 - 1e-3), pytest.approx(0.05))
+    assert not bound.next_step_safe(opt, 2.0, 1e36, theta.dtype)
     for _ in range(10_000):
-        assert opt._next_step_bounded(2.0, None, theta.dtype)
+        assert bound.next_step_safe(opt, 2.0, None, theta.dtype)
         opt.step(theta, g)
-    opt.step(theta, g)                                          # a step it did not foresee
-    assert not opt._next_step_bounded(2.0, None, theta.dtype)
-    opt._measure_bounds(theta)
-    opt.load_state_dict(opt.state_dict())                       # new state: bounds gone
-    assert not opt._next_step_bounded(2.0, None, theta.dtype)
+    bound.reset()                                                  # what the guard does after
+    assert not bound.next_step_safe(opt, 2.0, None, theta.dtype)   # a step it did not foresee

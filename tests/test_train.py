@@ -297,7 +297,7 @@ def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkey
     # steps 1-5 at lr 1e-3, then a rate that overflows θ: the copy is skipped from step 2 (the
     # bounds measured after step 1 prove those steps safe) and taken again for step 6, which
     # overflows; θ comes back as it was after step 5
-    from neuralab import train
+    from neuralab._guard import DivergenceGuard
 
     X, y = _regression()
     rate = lambda t: 1e-3 if t < 5 else 1e39        # noqa: E731
@@ -306,8 +306,9 @@ def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkey
            batch_size=None)
     after_5 = model.params.copy()
     copies = []
-    real = train._needs_backup
-    monkeypatch.setattr(train, "_needs_backup", lambda *a: copies.append(real(*a)) or copies[-1])
+    real = DivergenceGuard._needs_backup
+    monkeypatch.setattr(DivergenceGuard, "_needs_backup",
+                        lambda *a: copies.append(real(*a)) or copies[-1])
     model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
     with pytest.raises(nl.DivergenceError, match="step 6 .*parameter"):
         nl.fit(model, X, y, optimizer=opt(), schedule=rate, schedule_per="step", epochs=10,
@@ -317,11 +318,12 @@ def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkey
 
 
 def test_a_callback_that_may_change_theta_keeps_the_copy(monkeypatch, tmp_path):
-    from neuralab import train
+    from neuralab._guard import DivergenceGuard
 
     copies = []
-    real = train._needs_backup
-    monkeypatch.setattr(train, "_needs_backup", lambda *a: copies.append(real(*a)) or copies[-1])
+    real = DivergenceGuard._needs_backup
+    monkeypatch.setattr(DivergenceGuard, "_needs_backup",
+                        lambda *a: copies.append(real(*a)) or copies[-1])
     X, y = _regression()
     logger = nl.callbacks.CSVLogger(tmp_path / "log.csv")
     for cb, expected in ((nl.Callback(), True), (logger, False)):
@@ -334,14 +336,15 @@ def test_a_callback_that_may_change_theta_keeps_the_copy(monkeypatch, tmp_path):
 def test_bounds_that_stay_too_loose_are_not_measured_again(monkeypatch):
     # ε = 1e-30 makes the proven bound useless (M/(ε c_m) > float32's range) while the real
     # steps stay small: every step is copied, and the bounds are measured once, not each step
-    from neuralab import train
+    from neuralab._guard import AdamStepBound, DivergenceGuard
 
     copies, measured = [], []
-    real = train._needs_backup
-    monkeypatch.setattr(train, "_needs_backup", lambda *a: copies.append(real(*a)) or copies[-1])
-    real_measure = nl.optim.Adam._measure_bounds
-    monkeypatch.setattr(nl.optim.Adam, "_measure_bounds",
-                        lambda self, th: measured.append(1) or real_measure(self, th))
+    real = DivergenceGuard._needs_backup
+    monkeypatch.setattr(DivergenceGuard, "_needs_backup",
+                        lambda *a: copies.append(real(*a)) or copies[-1])
+    real_measure = AdamStepBound.measure
+    monkeypatch.setattr(AdamStepBound, "measure",
+                        lambda self, opt, th: measured.append(1) or real_measure(self, opt, th))
     X, y = _regression()
     model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
     nl.fit(model, X, 1e12 * y, loss="mse", optimizer=nl.optim.Adam(eps=1e-30), epochs=8,

@@ -15,16 +15,17 @@ from . import (
     losses,
     newton,
     optim,
+    regularizers,
     schedules,
 )
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from .io import load, save
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
 from .model import MLP, LogisticRegression, Perceptron, Sequential
 from .onnx import export_onnx
-from .train import Callback, DivergenceError, History, evaluate, fit
+from .train import DivergenceError, History, evaluate, fit
 
 __version__ = "0.1.0"
 
@@ -32,7 +33,7 @@ __all__ = [
     "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
     "Identity", "Layer", "LeakyReLU", "LogisticRegression", "Perceptron", "ReLU", "Sequential",
     "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
-    "losses", "optim", "schedules", "hessian", "newton",
+    "losses", "optim", "regularizers", "schedules", "hessian", "newton",
     "interop", "export_onnx",
     "data", "io", "load", "save",
     "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping", "ModelCheckpoint",

@@ -8,7 +8,7 @@ updated by every operation while it sits in the cache, and written back once: cl
 minimal traffic (read θ, g, m, v; write θ, m, v for Adam). Each chunk still costs eleven ufunc
 calls and as many trips through the cache.
 
-With the optional dependency numba (``pip install neuralab[fast]``) the same operations run in
+With numba (a dependency of neuralab) the same operations run in
 one compiled loop, element by element, in the same order and the same precision (no fast-math,
 no fused multiply-add), so both kernels give bit-identical results; the fused one is about three
 times as fast. It is used whenever numba can be imported, unless the environment variable
@@ -238,9 +238,14 @@ def _compiled(name):
         return numba.njit(**options)(_LOOPS[name])
 
 
-def scratch_buffer(dtype, n: int) -> np.ndarray:
-    """The work buffer of the chunked kernels for vectors of ``n`` elements.
+def scratch_size(n: int) -> int:
+    """Length of the chunked kernels' work buffer for vectors of ``n`` elements.
 
     One chunk covers vectors up to twice ``CHUNK`` (fewer calls beats a smaller working set).
     """
-    return np.empty(n if n <= 2 * CHUNK else CHUNK, dtype=dtype)
+    return n if n <= 2 * CHUNK else CHUNK
+
+
+def scratch_buffer(dtype, n: int) -> np.ndarray:
+    """The work buffer of the chunked kernels for vectors of ``n`` elements."""
+    return np.empty(scratch_size(n), dtype=dtype)

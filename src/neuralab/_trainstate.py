@@ -52,16 +52,25 @@ def _join(prefix, rest: dict, arrays: dict) -> dict:
 
 
 class Writer:
-    """Writes the training state of one ``fit`` call to ``path``."""
+    """Writes the training state of one ``fit`` call to ``path``, every ``every`` steps
+    (:meth:`after_step`) or at each epoch's end (``every="epoch"``, :meth:`after_epoch`)."""
 
-    def __init__(self, path, model, optimizer, rng, history, callbacks, **shape):
+    def __init__(self, path, every, model, optimizer, rng, history, callbacks, **shape):
         path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise FileNotFoundError(f"checkpoint directory {directory!r} does not exist; "
                                     "create it first")
-        self.path, self.model, self.optimizer, self.rng = path, model, optimizer, rng
-        self.history, self.callbacks, self.shape = history, callbacks, shape
+        self.path, self.every, self.model, self.optimizer = path, every, model, optimizer
+        self.rng, self.history, self.callbacks, self.shape = rng, history, callbacks, shape
+
+    def after_step(self, state: State) -> None:
+        if self.every != "epoch" and state.step % self.every == 0:
+            self.write(state)
+
+    def after_epoch(self, state: State) -> None:
+        if self.every == "epoch":
+            self.write(state)
 
     def write(self, state: State) -> None:
         arrays = {"params": self.model.params}

@@ -124,16 +124,6 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def check_model(model, name: str = "model"):
-    """Check that ``model`` is a neuralab ``Sequential`` (or subclass) before any work."""
-    from .model import Sequential
-
-    if not isinstance(model, Sequential):
-        raise TypeError(f"{name} must be a neuralab model (nl.Sequential, nl.MLP, ...), got "
-                        f"{type(model).__name__}")
-    return model
-
-
 def check_writable_file(path, name: str = "path") -> str:
     """``path`` as a string, refused when something other than a regular file is there.
 

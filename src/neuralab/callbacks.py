@@ -1,6 +1,6 @@
 """Callbacks for ``nl.fit``: early stopping, model checkpoints, learning-rate reduction, logs.
 
-Each is a :class:`~neuralab.train.Callback`; write your own by subclassing it and overriding
+Each is a :class:`Callback`; write your own by subclassing it and overriding
 the hooks you need (``on_epoch_end(epoch, logs)`` sees that epoch's ``loss``, ``val_loss``,
 ``accuracy``, ``lr``... as in Keras). Their state (best value, patience counter, best θ) is
 saved in ``fit``'s checkpoints, so a resumed run decides exactly as the uninterrupted one.
@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import csv
+import math
 import os
 import sys
 import time
@@ -26,9 +27,98 @@ import time
 import numpy as np
 
 from ._validation import check_choice, check_float, check_int, check_writable_file
-from .train import Callback
 
 __all__ = ["Callback", "CSVLogger", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau"]
+
+
+class Callback:
+    """Base class of training callbacks; override the hooks you need.
+
+    ``self.model``, ``self.optimizer`` and ``self.history`` are set before training starts.
+    Setting ``self.model.stop_training = True`` ends training after the current epoch; setting
+    ``self.lr_multiplier`` scales the learning rate ``fit`` uses from the next step on.
+    A callback whose state must survive a resume returns it from :meth:`state_dict` (numbers,
+    strings, lists and ndarrays) and takes it back in :meth:`load_state_dict`.
+
+    ``keeps_params = True`` promises that the hooks called during training (all but
+    ``on_train_end``) never change ``model.params`` or the optimizer's state; ``fit`` can then
+    skip a copy of θ per step (Adam). Leave it False if unsure: that is always correct.
+    """
+
+    model = None
+    optimizer = None
+    history = None
+    lr_multiplier = 1.0
+    keeps_params = False
+
+    def set_context(self, model, optimizer) -> None:
+        self.model, self.optimizer = model, optimizer
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+    def on_train_begin(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_batch_end(self, step, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_end(self, logs=None): ...
+
+
+class _CallbackList:
+    """The callbacks of one ``fit`` call, each hook called on every one in order (Keras')."""
+
+    def __init__(self, callbacks):
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        self.callbacks = callbacks
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __bool__(self):
+        return bool(self.callbacks)
+
+    def append(self, callback) -> None:
+        self.callbacks.append(callback)
+
+    def set_context(self, model, optimizer, history) -> None:
+        for cb in self.callbacks:
+            cb.set_context(model, optimizer)
+            cb.history = history
+
+    def lr_multiplier(self) -> float:
+        """μ = ∏ μ_c: the callbacks' factor on the learning rate."""
+        return math.prod(cb.lr_multiplier for cb in self.callbacks)
+
+    def keep_params(self) -> bool:
+        """Whether every callback promises not to change θ during training."""
+        return all(getattr(cb, "keeps_params", False) for cb in self.callbacks)
+
+    def on_train_begin(self):
+        for cb in self.callbacks:
+            cb.on_train_begin()
+
+    def on_epoch_begin(self, epoch):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch)
+
+    def on_batch_end(self, step, logs):
+        for cb in self.callbacks:
+            cb.on_batch_end(step, logs)
+
+    def on_epoch_end(self, epoch, logs):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, *logs):
+        for cb in self.callbacks:
+            cb.on_train_end(*logs)
 
 
 class _Monitor(Callback):
@@ -311,9 +401,23 @@ class _ProgressBar(Callback):
             self.bar.close()
 
 
+class _EpochLines(Callback):
+    """``verbose`` output when stdout is not a terminal: one line per epoch."""
+
+    keeps_params = True
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = "  ".join(f"{k} {logs[k]:.4g}" for k in logs
+                          if not k.startswith(("grad_norm", "dead_relu")))
+        print(f"epoch {epoch + 1}/{self.epochs}  {shown}", flush=True)
+
+
 def _progress_callback(epochs, n_batches):
-    """A progress bar when stdout is a terminal, else None (fit prints a line per epoch)."""
+    """``fit(verbose=1)``'s display: a progress bar on a terminal, else a line per epoch."""
     isatty = getattr(sys.stdout, "isatty", None)
     if isatty is None or not isatty():
-        return None
+        return _EpochLines(epochs)
     return _ProgressBar(epochs, n_batches, file=sys.stdout)

@@ -39,9 +39,7 @@ from .model import Objective
 
 def objective(model, X, y, loss=None) -> Objective:
     """An :class:`~neuralab.model.Objective` from samples as rows (the public convention)."""
-    from .train import default_loss
-
-    loss = default_loss(model) if loss is None else _losses.get(loss)
+    loss = _losses.default_loss(model) if loss is None else _losses.get(loss)
     X = model._check_X(X)
     return Objective(model, X.T, loss.prepare_targets(y, model.n_out, X.shape[0], model.dtype),
                      loss)

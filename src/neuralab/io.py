@@ -23,7 +23,8 @@ import tempfile
 
 import numpy as np
 
-from ._validation import check_model, check_writable_file
+from ._validation import check_writable_file
+from .model import Sequential, check_model
 
 #: Format tag and version written into every model file's metadata.
 MODEL_FORMAT, MODEL_FORMAT_VERSION = "neuralab", "1"
@@ -297,8 +298,6 @@ def load(path):
     ValueError
         Naming the file and what is wrong, for a broken, truncated, hostile or foreign file.
     """
-    from .model import Sequential
-
     tensors, metadata, arrays = _read_file(path)
     _check_format(path, metadata, MODEL_FORMAT, MODEL_FORMAT_VERSION)
     config = _json_field(path, metadata, "config")

@@ -270,3 +270,14 @@ def get(spec) -> Loss:
     if key not in LOSSES:
         raise ValueError(f"unknown loss {spec!r}; choose one of: {', '.join(sorted(LOSSES))}")
     return LOSSES[key]()
+
+
+def default_loss(model) -> Loss:
+    """The loss that matches the model's output layer: Softmax → :class:`CrossEntropy`,
+    Sigmoid → :class:`BinaryCrossEntropy`, anything else → :class:`MSE`."""
+    last = model.layers[-1]
+    if isinstance(last, Softmax):
+        return CrossEntropy()
+    if isinstance(last, Sigmoid):
+        return BinaryCrossEntropy()
+    return MSE()

@@ -270,6 +270,14 @@ class Sequential:
         return f"{type(self).__name__}([{inner}], dtype={self.dtype.name!r})"
 
 
+def check_model(model, name: str = "model") -> Sequential:
+    """Check that ``model`` is a neuralab ``Sequential`` (or subclass) before any work."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"{name} must be a neuralab model (nl.Sequential, nl.MLP, ...), got "
+                        f"{type(model).__name__}")
+    return model
+
+
 class LogisticRegression(Sequential):
     r"""Logistic regression ``y = σ(wᵀx + b)``: one Dense unit and a Sigmoid.
 

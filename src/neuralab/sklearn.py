@@ -37,7 +37,7 @@ from .backend import resolve_dtype
 from .layers import Dense
 from .losses import MSE, CrossEntropy
 from .model import MLP
-from .train import Callback
+from .callbacks import Callback
 from .train import fit as _nl_fit
 
 _FLOATS = (np.float64, np.float32)

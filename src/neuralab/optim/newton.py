@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from . import hessian as _hs
-from ._validation import check_float, check_int
-from .optim import OPTIMIZERS, Optimizer
+from .. import hessian as _hs
+from .._validation import check_float, check_int
+from .optimizer import Optimizer
 
 
 def _is_model_objective(closure):
@@ -310,5 +310,3 @@ class NewtonCG(_SecondOrder):
         theta[...] = theta0
         self.damping_ = max(self.damping_ * self.increase, 1e-8)
 
-
-OPTIMIZERS.update({"newton": Newton, "newton_cg": NewtonCG, "newtoncg": NewtonCG})

@@ -1,0 +1,36 @@
+"""Training rows as column batches: the boundary between samples-as-rows and the layers.
+
+``X`` may be an array in memory or a memory map (``nl.data.load_npy``) that stays on disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_array
+
+
+def check_rows(model, X, name="X"):
+    """``X`` checked for the model; a memory map is kept on disk and checked chunk by chunk."""
+    if not isinstance(X, np.memmap):
+        return model._check_X(X, name)
+    if X.ndim != 2 or X.shape[1] != model.n_in or X.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (m, {model.n_in}) with m >= 1, got {X.shape}")
+    rows = max(1, 2**22 // max(1, X.shape[1]))
+    for start in range(0, X.shape[0], rows):
+        check_array(X[start:start + rows], f"{name}[{start}:{start + rows}]", dtype=X.dtype)
+    return X
+
+
+def rows(X, idx, dtype):
+    """Rows ``idx`` of ``X`` as a column batch (n, m) of ``dtype``.
+
+    A memory map is read in file order (sorted indices, for locality) and the rows are put
+    back in the order of ``idx``, so a mapped ``X`` trains exactly as the same array in memory.
+    """
+    if isinstance(X, np.memmap) and isinstance(idx, np.ndarray):
+        order = np.argsort(idx, kind="stable")
+        batch = np.empty((len(idx), X.shape[1]), dtype=dtype)
+        batch[order] = X[idx[order]]
+        return batch.T
+    return np.asarray(X[idx], dtype=dtype).T
