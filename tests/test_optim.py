@@ -294,3 +294,45 @@ def test_every_optimizer_solves_quadratic_and_rosenbrock(name, quad_kwargs, rose
     assert np.linalg.norm(theta - problem.optimum) < 2e-3, (name, opt.t, theta)
     if name.startswith("newton"):
         assert opt.t <= 30   # second order: a handful of steps, where GD needs thousands
+
+
+# ---------------------------------------------------------------- PyTorch's argument names
+@pytest.mark.parametrize("ours, torchs", [
+    (lambda: nl.optim.Momentum(0.1, beta=0.7), lambda: nl.optim.Momentum(0.1, momentum=0.7)),
+    (lambda: nl.optim.Nesterov(0.1, beta=0.7), lambda: nl.optim.Nesterov(0.1, momentum=0.7)),
+    (lambda: nl.optim.RMSProp(0.1, rho=0.99), lambda: nl.optim.RMSProp(0.1, alpha=0.99)),
+    (lambda: nl.optim.Adam(0.1, 0.8, 0.99), lambda: nl.optim.Adam(0.1, betas=(0.8, 0.99))),
+    (lambda: nl.optim.AdamW(0.1, 0.8, 0.99), lambda: nl.optim.AdamW(0.1, betas=(0.8, 0.99))),
+])
+def test_pytorch_names_build_the_same_optimizer(ours, torchs):
+    a, b = ours(), torchs()
+    assert a.get_config() == b.get_config()
+    rng = np.random.default_rng(0)
+    ta, g = rng.normal(size=5), rng.normal(size=5)
+    tb = ta.copy()
+    for _ in range(3):
+        a.step(ta, g)
+        b.step(tb, g)
+    np.testing.assert_array_equal(ta, tb)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nl.optim.Momentum(0.1, beta=0.5, momentum=0.7), "beta or momentum"),
+    (lambda: nl.optim.RMSProp(0.1, rho=0.5, alpha=0.7), "rho or alpha"),
+    (lambda: nl.optim.Adam(0.1, beta1=0.5, betas=(0.8, 0.9)), "betas"),
+    (lambda: nl.optim.Adam(0.1, betas=0.9), "pair"),
+    (lambda: nl.optim.Momentum(0.1, momentum=1.5), "beta must be < 1"),
+])
+def test_pytorch_names_are_checked(make, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        make()
+
+
+def test_adam_reports_whether_theta_stayed_finite():
+    # the fused kernel sees every new θ: step() passes that on (None without numba's kernel)
+    from neuralab import _kernels
+
+    theta = np.ones(4, np.float32)
+    finite = nl.optim.Adam(1e-3).step(theta, np.ones(4, np.float32))
+    assert finite is (True if _kernels._compiled("adam") is not None else None)
+    assert nl.optim.SGD(0.1).step(theta, np.ones(4, np.float32)) is None

@@ -416,3 +416,27 @@ def test_progress_bar_on_a_terminal_and_lines_otherwise(monkeypatch, capsys):
     assert len(lines) == 2 and lines[1].startswith("epoch 2/2  loss ")
     nl.fit(nl.MLP([2, 4, 2], seed=0), X, y, epochs=2, batch_size=8, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+# ---------------------------------------------------------------------------- the loop
+
+
+def test_the_loop_stepped_a_few_batches_at_a_time_equals_fit():
+    # training_loop yields after every batch; running it in chunks (as the playground does)
+    # is fit, bit for bit
+    import itertools
+
+    X, y = make_moons(90, noise=0.2, random_state=0)
+    kwargs = dict(optimizer="adam", epochs=3, batch_size=16, seed=2, validation_split=0.2,
+                  regularizer="l2")
+    a, b = nl.MLP([2, 8, 2], seed=0), nl.MLP([2, 8, 2], seed=0)
+    ha = nl.fit(a, X, y, **kwargs)
+    run = nl.train.TrainingRun(b, X, y, **kwargs)
+    steps, losses = nl.train.training_loop(run), []
+    while chunk := list(itertools.islice(steps, 7)):
+        losses += chunk
+    assert len(losses) == 3 * 5 and all(np.isfinite(losses))
+    np.testing.assert_array_equal(a.params, b.params)
+    for key in ha.history:
+        if key != "time":
+            assert ha[key] == run.history[key], key

@@ -25,9 +25,9 @@ from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
 from .model import MLP, LogisticRegression, Perceptron, Sequential
 from .onnx import export_onnx
+from ._sysinfo import show_config
+from ._version import __version__
 from .train import DivergenceError, History, evaluate, fit
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
@@ -37,5 +37,5 @@ __all__ = [
     "interop", "export_onnx",
     "data", "io", "load", "save",
     "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping", "ModelCheckpoint",
-    "ReduceLROnPlateau",
+    "ReduceLROnPlateau", "show_config",
 ]

@@ -401,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neuralab", description="neuralab: train, evaluate and explore neural networks "
         "written in NumPy.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="store_true",
+                        help="print versions, the BLAS and whether the compiled kernels run")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
     p = sub.add_parser("train", help="train an MLP and write runs/<name>/ with a report",
@@ -447,6 +449,11 @@ def main(argv=None) -> int:
     debug = "--debug" in argv[:1] or ("--debug" in argv and argv[:1] != ["lab"])
     argv = [a for a in argv if a != "--debug"] if debug else argv
     try:
+        if argv[:1] == ["--version"]:
+            from ._sysinfo import show_config
+
+            show_config()
+            return 0
         if argv[:1] == ["lab"]:
             return _lab(argv[1:])
         args = build_parser().parse_args(argv)
