@@ -440,3 +440,26 @@ def test_the_loop_stepped_a_few_batches_at_a_time_equals_fit():
     for key in ha.history:
         if key != "time":
             assert ha[key] == run.history[key], key
+
+
+def test_a_weight_edited_between_steps_is_guarded_again(monkeypatch):
+    # Adam's bound proves steps safe only while nothing else changes θ: after an edit the
+    # caller says so, and the guard copies θ before the next step again
+    from neuralab._guard import DivergenceGuard
+
+    copies = []
+    real = DivergenceGuard._needs_backup
+    monkeypatch.setattr(DivergenceGuard, "_needs_backup",
+                        lambda *a: copies.append(real(*a)) or copies[-1])
+    X, y = _regression()
+    model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
+    run = nl.train.TrainingRun(model, X, y, optimizer=nl.optim.Adam(1e-3), epochs=10,
+                               batch_size=None)
+    steps = nl.train.training_loop(run)
+    for _ in range(3):
+        next(steps)
+    model.layers[0].W[...] = 2.0
+    run.params_changed()
+    next(steps)
+    next(steps)
+    assert copies == [True, False, False, True, False]

@@ -117,6 +117,12 @@ class DivergenceGuard:
         self.last_saved = False          # whether the previous step had to copy θ
         self.sq, self.what = [], None
 
+    def params_changed(self) -> None:
+        """Something other than the guard's steps changed θ or m: drop Adam's bounds."""
+        if self.bound is not None:
+            self.bound.reset()
+        self.last_saved = False
+
     def _measure_grad(self) -> None:
         self.sq = [float(g.dot(g)) for g in self.layer_grads]
 

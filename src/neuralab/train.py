@@ -181,7 +181,8 @@ def training_loop(run: TrainingRun):
     into ∇θ, then one optimizer step θ ← θ − α·(update); after the epoch, its logs and the
     callbacks. Each iteration yields the batch's loss J, so a caller may run it a few steps at
     a time (the playground does); :func:`fit` runs it to the end, which gives the same θ bit
-    for bit.
+    for bit. A caller that changes θ or the optimizer's state between two steps must say so
+    with :meth:`TrainingRun.params_changed`.
     """
     model, loss, optimizer, guard = run.model, run.loss, run.optimizer, run.guard
     run.callbacks.on_train_begin()
@@ -300,6 +301,11 @@ class TrainingRun:
             return None if multiplier == 1.0 else optimizer.lr * multiplier
         lr = check_float(self.schedule(t), f"schedule({t})", low=0.0)  # 0: cosine's end
         return lr if multiplier == 1.0 else lr * multiplier
+
+    def params_changed(self) -> None:
+        """θ or the optimizer's state was changed between steps (e.g. a weight edited by hand):
+        the guard copies θ again before the next step instead of trusting its bounds."""
+        self.guard.params_changed()
 
     def penalize(self) -> float:
         """R(W) of the regularizer, its gradient added into ∇θ (0 without one)."""
