@@ -221,3 +221,26 @@ def test_shares_split_rows_evenly_and_cover_them():
         for size in (1, 2, 3, 4):
             counts = shares(n, size)
             assert counts.sum() == n and counts.max() - counts.min() <= 1
+
+
+# --------------------------------------------------------------------- the command line
+def test_cli_train_with_workers_writes_the_one_process_run_folder(mpi, tmp_path):
+    common = ["train", "--data", "iris", "--hidden", "8", "--epochs", "3", "--dtype",
+              "float64", "--schedule", "constant", "--batch-size", "16",
+              "--out-dir", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": SRC, "MPIEXEC_TIMEOUT": "60"}
+    proc = subprocess.run([sys.executable, "-m", "neuralab.cli", *common, "--name", "two",
+                           "--workers", "2"], env=env, capture_output=True, text=True,
+                          timeout=90)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("neuralab train: iris") == 1       # rank 0 alone prints
+    assert "(2 processes)" in proc.stdout
+    from neuralab.cli import main
+
+    assert main([*common, "--name", "one"]) == 0
+    two, one = tmp_path / "two", tmp_path / "one"
+    assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())
+    a = nl.load(two / "model.safetensors").params
+    b = nl.load(one / "model.safetensors").params
+    assert rel(a, b) <= 1e-10
+    assert json.loads((two / "config.json").read_text())["epochs"] == 3
