@@ -157,7 +157,7 @@ def run(smoke: bool = False, log=print) -> str:
         over = _job(2, 2, [*args, 1]) if not smoke else two
         comm_share = (two["wait"] + two["start"]) / two["step"]
         hidden = plain["step"] - two["step"]
-        rows.append([name, net, BATCH, f"{one['rate']:,.0f}", f"{two['rate']:,.0f}",
+        rows.append([f"{name} ({net})", BATCH, f"{one['rate']:,.0f}", f"{two['rate']:,.0f}",
                      f"{two['rate'] / one['rate']:.2f}×", f"{over['rate']:,.0f}",
                      f"{plain['rate']:,.0f}", f"{1e3 * two['step']:.1f}",
                      f"{1e3 * (two['wait'] + two['start']):.2f} ({100 * comm_share:.0f}%)",
@@ -171,7 +171,7 @@ def run(smoke: bool = False, log=print) -> str:
                 f"{r['bytes'] / r['ours'] / 1e9:.2f}" if r["bytes"] >= 1 << 14 else "–",
                 f"{1e6 * (alpha + r['bytes'] / beta):.1f}"] for r in ar]
     out = ["### Data-parallel scaling (Adam, float32, global batch 256, samples/s)", "",
-           _table(["net", "sizes", "batch", "N=1 (2 threads)", "N=2 (1 thread each)",
+           _table(["net", "batch", "N=1 (2 threads)", "N=2 (1 thread each)",
                    "N=2 / N=1", "N=2 (2 threads each)", "N=2 no overlap", "step ms (N=2)",
                    "communicating ms/step (share)", "no overlap: wait ms/step",
                    "overlap saves ms/step"], rows), "",
