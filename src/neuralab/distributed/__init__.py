@@ -33,9 +33,6 @@ LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK
 #: Variables that, when set, mean the user chose the BLAS threads per process.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-_hooked = False
-
-
 def launched() -> bool:
     """Whether this process was started by an MPI launcher (``mpiexec``, ``srun``)."""
     return any(name in os.environ for name in LAUNCHER_VARIABLES)
@@ -75,11 +72,9 @@ def world(overlap: bool = True, bucket_bytes: int = 1 << 18):
 
 def _install_abort_hook(comm) -> None:
     """An uncaught exception on one rank ends every rank (MPI_Abort) after printing it."""
-    global _hooked
-    if _hooked:
-        return
-    _hooked = True
     previous = sys.excepthook
+    if getattr(previous, "ends_the_mpi_job", False):     # installed already
+        return
 
     def hook(kind, value, tb):
         previous(kind, value, tb)
@@ -88,6 +83,7 @@ def _install_abort_hook(comm) -> None:
         sys.stderr.flush()
         comm.Abort(1)
 
+    hook.ends_the_mpi_job = True
     sys.excepthook = hook
 
 
