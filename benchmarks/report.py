@@ -7,7 +7,7 @@ import datetime
 import os
 import time
 
-from . import machine, tasks, throughput
+from . import machine, scaling, tasks, throughput
 
 FULL = [("small", [784, 128, 10]), ("medium", [784, 512, 512, 10]),
         ("large", [1024, 2048, 2048, 10])]
@@ -103,6 +103,9 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
             "before the peak mark is reset and not counted in the first number (PyTorch's "
             "import and threads; neuralab's compiled kernels, i.e. numba and LLVM when "
             "installed; scikit-learn is imported before)."]
+    log(out[-1])
+
+    out += ["", scaling.run(smoke=smoke, log=log).rstrip()]
     log(out[-1])
 
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

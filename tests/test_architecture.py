@@ -17,7 +17,7 @@ LAYERS = {
     1: ("init", "layers", "activations", "losses", "functional", "model", "_fastpath",
         "hessian", "gradcheck", "regularizers", "preprocessing"),
     2: ("optim", "schedules", "newton"),
-    3: ("train", "callbacks", "_metrics", "_guard", "_batches", "_trainstate", "data",
+    3: ("train", "callbacks", "_metrics", "_guard", "_batches", "_trainstate", "_comm", "data",
         "_datasets", "_datafiles", "_planar", "io", "report", "_liveplot", "_display"),
     4: ("distributed",),
     5: ("cli", "__main__", "lab", "playground", "sklearn", "interop", "onnx", "_sysinfo",

@@ -18,7 +18,7 @@ def test_smoke_run_produces_every_table(tmp_path):
     lines = []
     text = report.run(smoke=True, threads=1, log=lines.append)
     for title in ("Training throughput", "Time to test accuracy", "Newton on logistic",
-                  "Peak memory"):
+                  "Peak memory", "Data-parallel scaling"):
         assert title in text
     rows = [r for r in text.splitlines() if r.startswith("| tiny | 32-16-4 |")]
     assert [r.split("|")[3].strip() for r in rows] == ["64", "256"]

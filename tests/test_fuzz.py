@@ -285,6 +285,9 @@ def test_long_fuzz_run(tmp_path, no_pickle, request):
 
 _PICKLERS = {"pickle", "_pickle", "cPickle", "cloudpickle", "dill", "joblib", "shelve",
              "marshal", "torch"}
+#: Imported for something else (torch's tensors, joblib's Parallel for Dask sweeps): only their
+#: loaders (``torch.load``, ``joblib.load``) are flagged.
+_CALLS_ONLY = {"torch", "joblib"}
 
 
 def _pickle_risks(tree) -> list[str]:
@@ -292,9 +295,9 @@ def _pickle_risks(tree) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [f"import {a.name}" for a in node.names
-                      if a.name.split(".")[0] in _PICKLERS - {"torch"}]
+                      if a.name.split(".")[0] in _PICKLERS - _CALLS_ONLY]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
-                _PICKLERS - {"torch"}):
+                _PICKLERS - _CALLS_ONLY):
             found.append(f"from {node.module} import ...")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             owner = node.func.value
@@ -304,7 +307,7 @@ def _pickle_risks(tree) -> list[str]:
                 flag = kwargs.get("allow_pickle")
                 if not (isinstance(flag, ast.Constant) and flag.value is False):
                     found.append(f"{name}(...) without allow_pickle=False (line {node.lineno})")
-            elif name in {"torch.load", "pd.read_pickle", "pandas.read_pickle"}:
+            elif name in {"torch.load", "joblib.load", "pd.read_pickle", "pandas.read_pickle"}:
                 found.append(f"{name} (line {node.lineno})")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                 node.func.id in {"eval", "exec"}:

@@ -29,13 +29,23 @@ from ._sysinfo import show_config
 from ._version import __version__
 from .train import DivergenceError, History, evaluate, fit
 
+
+def __getattr__(name):
+    # nl.distributed is imported on first use: it imports the core, never the reverse
+    if name == "distributed":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.distributed")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
     "Identity", "Layer", "LeakyReLU", "LogisticRegression", "Perceptron", "ReLU", "Sequential",
     "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
     "losses", "optim", "regularizers", "schedules", "hessian", "newton",
     "interop", "export_onnx",
-    "data", "io", "load", "save",
+    "data", "io", "load", "save", "distributed",
     "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "show_config",
 ]

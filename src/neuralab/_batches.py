@@ -10,14 +10,17 @@ import numpy as np
 from ._validation import check_array
 
 
-def check_rows(model, X, name="X"):
-    """``X`` checked for the model; a memory map is kept on disk and checked chunk by chunk."""
+def check_rows(model, X, name="X", comm=None):
+    """``X`` checked for the model; a memory map is kept on disk and checked chunk by chunk
+    (with a communicator, each rank checks its share of the chunks)."""
     if not isinstance(X, np.memmap):
         return model._check_X(X, name)
     if X.ndim != 2 or X.shape[1] != model.n_in or X.shape[0] == 0:
         raise ValueError(f"{name} must have shape (m, {model.n_in}) with m >= 1, got {X.shape}")
     rows = max(1, 2**22 // max(1, X.shape[1]))
-    for start in range(0, X.shape[0], rows):
+    chunks = range(0, X.shape[0], rows)
+    lo, hi = (0, len(chunks)) if comm is None else comm.share(len(chunks))
+    for start in chunks[lo:hi]:
         check_array(X[start:start + rows], f"{name}[{start}:{start + rows}]", dtype=X.dtype)
     return X
 

@@ -129,8 +129,9 @@ class _Plan:
             dZ[Y, self.cols] -= scale
         return value, dZ
 
-    def backward(self, inputs, dZ, scale):
-        """Backward from ``dZ`` of the last Dense; fills every dW, db (times ``scale``)."""
+    def backward(self, inputs, dZ, scale, on_grad=None):
+        """Backward from ``dZ`` of the last Dense; fills every dW, db (times ``scale``);
+        ``on_grad(dense)`` is called as soon as a layer's dW, db are final."""
         blocks = self.blocks
         flip = {}
         for i in range(len(blocks) - 1, -1, -1):
@@ -141,6 +142,8 @@ class _Plan:
             if scale is not None:
                 dense.dW *= scale
                 dense.db *= scale
+            if on_grad is not None:
+                on_grad(dense)
             if i == 0:
                 return
             k = flip[dense.n_in] = 1 - flip.get(dense.n_in, 1)
@@ -172,7 +175,7 @@ def _hidden_backward(act, Z, A, dA):
     return dA
 
 
-def loss_and_grad(model, A0, Y, loss):
+def loss_and_grad(model, A0, Y, loss, on_grad=None):
     """The fast training pass, or None when ``model`` or ``A0`` needs the readable one."""
     key = tuple(map(id, model.layers))
     cached = model.__dict__.get("_blocks")
@@ -192,7 +195,7 @@ def loss_and_grad(model, A0, Y, loss):
     if (type(loss) is CrossEntropy and type(last) is Softmax and not loss.from_logits
             and Y.ndim == 1 and Y.dtype == np.intp):
         value, dZ = plan.cross_entropy(Z, A, Y, 1.0 / m if once else None)
-        plan.backward(inputs, dZ, None if once else 1.0 / m)
+        plan.backward(inputs, dZ, None if once else 1.0 / m, on_grad)
         return _keep(plans, plan, m, value)
     if last is not None and loss.fuses(last):
         value = loss._value_from_logits(Z, A, Y)
@@ -204,9 +207,9 @@ def loss_and_grad(model, A0, Y, loss):
             last._Z, last._A = Z, A
             dZ = last.backward(dZ)
     if once:
-        plan.backward(inputs, np.multiply(dZ, 1.0 / m, dtype=model.dtype), None)
+        plan.backward(inputs, np.multiply(dZ, 1.0 / m, dtype=model.dtype), None, on_grad)
     else:
-        plan.backward(inputs, dZ, 1.0 / m)
+        plan.backward(inputs, dZ, 1.0 / m, on_grad)
     return _keep(plans, plan, m, value)
 
 

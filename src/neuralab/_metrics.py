@@ -83,19 +83,27 @@ class EpochSums:
             "steps": 0, "seen": 0.0, "loss": 0.0, "grad_sq": [0.0] * n_layers,
             **dict.fromkeys(names, 0.0), **({"penalty": 0.0} if penalized else {})}
 
-    def add(self, J, loss, A, Y, sq, R=0.0) -> None:
-        """One step: its batch loss ``J``, outputs ``A``, targets ``Y``, layers' ‖∇θ_l‖², and
-        the regularizer's penalty ``R`` (summed per step when there is one)."""
-        sums, mb = self.sums, A.shape[1]
+    def batch(self, J, loss, A, Y, weight=1.0) -> dict:
+        """One step's sums over this rank's rows: examples ``seen``, J·m_b and each metric's
+        sum, from its batch loss ``J``, outputs ``A`` and targets ``Y``; all 0 when the rank
+        only borrowed a row (``weight`` 0: a global batch with fewer rows than ranks)."""
+        if weight == 0.0:
+            return {"seen": 0.0, "loss": 0.0, **dict.fromkeys(self.names, 0.0)}
+        mb = A.shape[1]
+        return {"seen": mb, "loss": J * mb,
+                **{key: metric_sum(key, loss, A, Y) for key in self.names}}
+
+    def add(self, batch, sq, R=0.0) -> None:
+        """Count one step: its ``batch`` sums (:meth:`batch`, over the global batch), the
+        layers' ‖∇θ_l‖², and the regularizer's penalty ``R`` (summed per step)."""
+        sums = self.sums
         if "penalty" in sums:
             sums["penalty"] += R
         for k, q in enumerate(sq):
             sums["grad_sq"][k] += q
         sums["steps"] += 1
-        sums["seen"] += mb
-        sums["loss"] += J * mb
-        for key in self.names:
-            sums[key] += metric_sum(key, loss, A, Y)
+        for key, value in batch.items():
+            sums[key] += value
 
     def logs(self) -> dict:
         """``loss`` and the metrics: means over the epoch's examples."""
@@ -115,13 +123,18 @@ class EpochSums:
                 for i, sq in zip(layer_index, sums["grad_sq"], strict=True)}
 
 
-def evaluate_rows(model, X, Y, loss, names, batch_size=4096) -> dict:
-    """Loss and ``names`` metrics of ``model`` on rows ``X``, internal targets ``Y``, by chunks."""
+def evaluate_rows(model, X, Y, loss, names, batch_size=4096, comm=None) -> dict:
+    """Loss and ``names`` metrics of ``model`` on rows ``X``, internal targets ``Y``, by chunks.
+
+    With a communicator ``comm`` each rank evaluates its share of the rows and the sums are
+    added over the ranks, so every rank returns the same numbers.
+    """
     m = X.shape[0]
+    lo, hi = (0, m) if comm is None else comm.share(m)
     total, sums = 0.0, dict.fromkeys(names, 0.0)
     last = model.layers[-1]
-    for start in range(0, m, batch_size):
-        sl = slice(start, start + batch_size)
+    for start in range(lo, hi, batch_size):
+        sl = slice(start, min(start + batch_size, hi))
         A0 = rows(X, sl, model.dtype)
         Yb = loss.select(Y, sl)
         A = model._forward(A0, training=False)
@@ -136,7 +149,10 @@ def evaluate_rows(model, X, Y, loss, names, batch_size=4096) -> dict:
         total += float(value) * A0.shape[1]
         for key in names:
             sums[key] += metric_sum(key, loss, A, Yb)
-    return {"loss": total / m, **{key: s / m for key, s in sums.items()}}
+    if comm is not None:
+        total, *values = comm.sum(np.array([total, *sums.values()]))
+        sums = dict(zip(sums, map(float, values), strict=True))
+    return {"loss": float(total) / m, **{key: s / m for key, s in sums.items()}}
 
 
 def probe_rows(m: int) -> np.ndarray:

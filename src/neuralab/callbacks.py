@@ -43,6 +43,9 @@ class Callback:
     ``keeps_params = True`` promises that the hooks called during training (all but
     ``on_train_end``) never change ``model.params`` or the optimizer's state; ``fit`` can then
     skip a copy of θ per step (Adam). Leave it False if unsure: that is always correct.
+
+    ``writes_files = True`` marks a callback that writes files or prints: in data-parallel
+    training (``fit(comm=...)``) it runs on rank 0 only; the others run on every rank.
     """
 
     model = None
@@ -50,6 +53,7 @@ class Callback:
     history = None
     lr_multiplier = 1.0
     keeps_params = False
+    writes_files = False
 
     def set_context(self, model, optimizer) -> None:
         self.model, self.optimizer = model, optimizer
@@ -237,6 +241,8 @@ class ModelCheckpoint(_Monitor):
     mode : {"auto", "min", "max"}
     """
 
+    writes_files = True
+
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto", min_delta: float = 0.0):
         super().__init__(monitor, mode, min_delta)
@@ -332,6 +338,7 @@ class CSVLogger(Callback):
     """
 
     keeps_params = True
+    writes_files = True
 
     def __init__(self, path, separator: str = ","):
         self.path = check_writable_file(path)
@@ -360,6 +367,7 @@ class _ProgressBar(Callback):
 
     is_progress_bar = True
     keeps_params = True
+    writes_files = True
 
     def __init__(self, epochs, n_batches, file=None):
         self.epochs, self.n_batches, self.file = epochs, n_batches, file
@@ -405,6 +413,7 @@ class _EpochLines(Callback):
     """``verbose`` output when stdout is not a terminal: one line per epoch."""
 
     keeps_params = True
+    writes_files = True
 
     def __init__(self, epochs):
         self.epochs = epochs

@@ -16,6 +16,8 @@ examples:
   neuralab train --config run.toml --lr 0.001  # flags override the file
   neuralab train --name long --checkpoint-every 50
   neuralab train --resume runs/long            # continue a killed run exactly
+  neuralab train --workers 2                   # data-parallel on 2 processes (mpiexec)
+  neuralab sweep --grid lr=0.001,0.003 --grid hidden=64,128-64 --dask-workers 2
   neuralab evaluate runs/moons/model.safetensors --data moons
   neuralab evaluate model.safetensors --data table.csv --label target
   neuralab predict runs/digits/model.safetensors inputs.csv --output predictions.csv
@@ -188,6 +190,10 @@ def _train(args) -> int:
     from . import report
     from .callbacks import EarlyStopping
 
+    if args.workers:                    # data-parallel here: mpiexec -n N on this command
+        from .distributed.cli import relaunch
+        return relaunch(args)
+    comm = nl.distributed.world()       # under mpiexec: this rank's communicator; rank 0 writes
     config = _resolve(args)
     Xtr, ytr, Xv, yv, Xte, yte, n_in, n_classes, scaler = _load_data(config)
     # everything that can be wrong is checked before the run folder is made
@@ -205,18 +211,19 @@ def _train(args) -> int:
     ckpt = os.path.join(run_dir, "checkpoint.safetensors")
     if args.resume and not os.path.exists(ckpt):
         raise CLIError(f"--resume {args.resume!r}: no checkpoint.safetensors in it")
-    os.makedirs(run_dir, exist_ok=True)
     saved = dict(config)
     if scaler is not None:
         saved["scaler"] = {"mean": np.broadcast_to(scaler.mean_, (n_in,)).tolist(),
                            "scale": np.broadcast_to(scaler.scale_, (n_in,)).tolist()}
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(saved, f, indent=2)
-    print(f"neuralab train: {config['dataset']} ({len(ytr)} train, "
-          f"{0 if yv is None else len(yv)} validation, {len(yte)} test), "
-          f"MLP {'-'.join(map(str, [n_in, *config['hidden'], n_classes]))}, "
-          f"{config['optimizer']} lr {config['lr']:g}, {config['epochs']} epochs -> {run_dir}",
-          flush=True)
+    if comm.rank == 0:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(os.path.join(run_dir, "config.json"), "w") as f:
+            json.dump(saved, f, indent=2)
+        print(f"neuralab train: {config['dataset']} ({len(ytr)} train, "
+              f"{0 if yv is None else len(yv)} validation, {len(yte)} test), "
+              f"MLP {'-'.join(map(str, [n_in, *config['hidden'], n_classes]))}, "
+              f"{config['optimizer']} lr {config['lr']:g}, {config['epochs']} epochs -> {run_dir}"
+              f"{f' ({comm.size} processes)' if comm.size > 1 else ''}", flush=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -227,7 +234,9 @@ def _train(args) -> int:
                          callbacks=callbacks, verbose=1, on_divergence=config["on_divergence"],
                          checkpoint=ckpt,
                          checkpoint_every=config["checkpoint_every"] or "epoch",
-                         resume_from=ckpt if args.resume else None)
+                         resume_from=ckpt if args.resume else None, comm=comm)
+    if comm.rank:                       # rank 0 writes the run folder and gives the status
+        return 0
     for w in caught:                    # fit's own warnings (divergence) as one line each
         if "diverged" in str(w.message):
             print(f"neuralab: warning: {w.message}", file=sys.stderr, flush=True)
@@ -410,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--workers", type=int, metavar="N", default=None,
+                   help="train data-parallel on N processes of this machine (starts mpiexec)")
     for key, (kind, default, text) in TRAIN_OPTIONS.items():
         flag = "--" + key.replace("_", "-")
         if key == "dataset":
@@ -441,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_datasets)
     sub.add_parser("lab", help="run the lecture's experiments (neuralab lab --help)",
                    add_help=False)
+    from .distributed.cli import add_sweep_parser
+    add_sweep_parser(sub)
     return parser
 
 

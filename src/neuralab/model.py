@@ -145,26 +145,30 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dA, start: int | None = None) -> None:
+    def backward(self, dA, start: int | None = None, on_grad=None) -> None:
         """Backpropagate ``dA`` (n_out, m columns, per example) and fill :attr:`grads`.
 
         ``start`` is the index of the layer to begin at (default: the last); the fused loss
         path begins below the output activation with ``dZ``. The input gradient of the first
-        layer is not computed (nothing needs it).
+        layer is not computed (nothing needs it). ``on_grad(layer)``, if given, is called as
+        soon as a layer's slice of ∇θ is final (last layer first), e.g. to start its all-reduce.
         """
         last = len(self.layers) - 1 if start is None else start
         for i in range(last, -1, -1):
             dA = self.layers[i].backward(dA, need_input_grad=i > 0)
+            if on_grad is not None and self.layers[i].n_params:
+                on_grad(self.layers[i])
 
-    def loss_and_grad(self, A0, Y, loss) -> float:
+    def loss_and_grad(self, A0, Y, loss, on_grad=None) -> float:
         """One training pass over a column batch: forward, loss value, backward into grads.
 
-        ``A0`` is (n_in, m); ``Y`` the targets as ``loss.prepare_targets`` returns them.
+        ``A0`` is (n_in, m); ``Y`` the targets as ``loss.prepare_targets`` returns them;
+        ``on_grad`` as in :meth:`backward`.
         A stack of ``Dense`` layers and elementwise activations (every ``MLP``) runs the same
         formulas with buffers reused between steps (:mod:`neuralab._fastpath`); any other
         model runs the layer-by-layer pass below.
         """
-        value = _fastpath.loss_and_grad(self, A0, Y, loss)
+        value = _fastpath.loss_and_grad(self, A0, Y, loss, on_grad)
         if value is not None:
             return float(value)
         A = self._forward(A0, training=True)
@@ -172,10 +176,10 @@ class Sequential:
         last = self.layers[-1]
         if loss.fuses(last):
             value = loss._value_from_logits(last._Z, A, Y)
-            self.backward(loss._dZ(A, Y), start=len(self.layers) - 2)
+            self.backward(loss._dZ(A, Y), start=len(self.layers) - 2, on_grad=on_grad)
         else:
             value = loss._value(A, Y)
-            self.backward(loss._dA(A, Y))
+            self.backward(loss._dA(A, Y), on_grad=on_grad)
         return float(value)
 
     def predict_proba(self, X) -> np.ndarray:

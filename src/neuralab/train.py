@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from . import _trainstate
+from . import _comm, _trainstate
 from . import losses as _losses
 from . import optim as _optim
 from . import regularizers as _regularizers
@@ -77,7 +77,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
         validation_data=None, callbacks=None, schedule_per: str = "epoch",
         verbose: int = 0, *, validation_split: float | None = None, metrics=None,
         on_divergence: str = "raise", checkpoint=None, checkpoint_every="epoch",
-        resume_from=None, regularizer=None) -> History:
+        resume_from=None, regularizer=None, comm=None) -> History:
     r"""Train ``model`` on ``(X, y)`` by mini-batch optimization.
 
     Parameters
@@ -134,6 +134,13 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
         A penalty R(W) on the weights added to the objective (:mod:`neuralab.regularizers`;
         a name gets λ = 0.01); its gradient joins ∇θ at every step and its mean over the
         epoch's steps is logged as ``penalty``. Not with second-order optimizers.
+    comm : communicator, optional
+        ``nl.distributed.world()`` under ``mpiexec``: train data-parallel. Every rank passes
+        the same arguments (checked at the start); each global batch of ``batch_size`` rows is
+        split across the ranks, ∇θ averaged over it by an all-reduce (weighted by rows), and
+        every rank keeps the same θ and History. Checkpoints, progress and the callbacks that
+        write files act on rank 0 only. Without it (or with a size-1 communicator) training is
+        the single-process run, bit for bit.
 
     Returns
     -------
@@ -157,7 +164,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     The loop itself is :func:`training_loop`, just below: for each epoch, for each batch,
     forward, loss, backward, the optimizer's step, then the epoch's logs and callbacks.
     :class:`TrainingRun` holds what it works on (checked arguments, state, metrics, the
-    divergence guard, the checkpoint writer); ``fit`` runs the loop to its end.
+    divergence guard, the checkpoint writer, the communicator); ``fit`` runs the loop to its end.
     """
     run = TrainingRun(model, X, y, loss=loss, optimizer=optimizer, schedule=schedule,
                       epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed,
@@ -166,9 +173,10 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
                       validation_split=validation_split, metrics=metrics,
                       on_divergence=on_divergence, checkpoint=checkpoint,
                       checkpoint_every=checkpoint_every, resume_from=resume_from,
-                      regularizer=regularizer)
+                      regularizer=regularizer, comm=comm)
     # NaN/inf are detected and reported by the guard; NumPy's overflow warnings would be noise
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+            run.comm.abort_on_error():          # a rank failing alone ends the whole job
         for _ in training_loop(run):
             pass
     return run.history
@@ -182,7 +190,10 @@ def training_loop(run: TrainingRun):
     callbacks. Each iteration yields the batch's loss J, so a caller may run it a few steps at
     a time (the playground does); :func:`fit` runs it to the end, which gives the same θ bit
     for bit. A caller that changes θ or the optimizer's state between two steps must say so
-    with :meth:`TrainingRun.params_changed`.
+    with :meth:`TrainingRun.params_changed`. With many ranks, each computes ∇θ on its share of
+    the batch and ``run.average`` all-reduces it into the global batch's (``run.sync.hooks``
+    start each layer's reduction as soon as backpropagation has produced it); with one,
+    ``run.average`` is the identity.
     """
     model, loss, optimizer, guard = run.model, run.loss, run.optimizer, run.guard
     run.callbacks.on_train_begin()
@@ -190,13 +201,14 @@ def training_loop(run: TrainingRun):
         run.begin_epoch()                                   # shuffle the rows (once per epoch)
         for b, A0, Yb in run.batches():                     # the epoch's (remaining) batches
             lr = run.rate()                                 # α_t = s(t)·μ
-            J = model.loss_and_grad(A0, Yb, loss)           # forward, loss J, backward: ∇θ
+            J = model.loss_and_grad(A0, Yb, loss, **run.sync.hooks)  # forward, J, backward: ∇θ
+            J = run.average(J, Yb)                          # ∇θ, J of the global batch (ranks)
             R = run.penalize()                              # + R(W), its gradient into ∇θ
-            closure = Objective(model, A0, Yb, loss) if optimizer.needs_closure else None
+            closure = run.objective(A0, Yb) if optimizer.needs_closure else None
             if not guard.step(J + R, lr, closure):          # θ ← θ − α·update, unless NaN/inf
                 run.diverged(b, J + R, lr)
                 return
-            run.end_batch(b, J, R, Yb, lr)                  # running sums, callbacks, checkpoint
+            run.end_batch(b, J, R, lr)                      # running sums, callbacks, checkpoint
             yield J
         run.end_epoch()                                     # validation, logs, callbacks
     run.callbacks.on_train_end()
@@ -210,7 +222,19 @@ class TrainingRun:
                  batch_size=32, shuffle=True, seed=0, validation_data=None, callbacks=None,
                  schedule_per="epoch", verbose=0, *, validation_split=None, metrics=None,
                  on_divergence="raise", checkpoint=None, checkpoint_every="epoch",
-                 resume_from=None, regularizer=None):
+                 resume_from=None, regularizer=None, comm=None):
+        self.comm = comm = _check_comm(comm)
+        with comm.together():                   # an error on one rank is raised on every rank
+            self._setup(model, X, y, loss, optimizer, schedule, epochs, batch_size, shuffle,
+                        seed, validation_data, callbacks, schedule_per, verbose,
+                        validation_split, metrics, on_divergence, checkpoint,
+                        checkpoint_every, resume_from, regularizer)
+        comm.check_same(self)                   # every rank given the same data, model, options
+
+    def _setup(self, model, X, y, loss, optimizer, schedule, epochs, batch_size, shuffle, seed,
+               validation_data, callbacks, schedule_per, verbose, validation_split, metrics,
+               on_divergence, checkpoint, checkpoint_every, resume_from, regularizer):
+        root = self.comm.rank == 0
         self.model = model = check_model(model)
         self.loss = loss = default_loss(model) if loss is None else _losses.get(loss)
         self.optimizer = optimizer = _optim.SGD(lr=0.01) if optimizer is None else \
@@ -218,7 +242,7 @@ class TrainingRun:
         self.epochs = check_int(epochs, "epochs", minimum=0)
         batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
         self.shuffle = check_bool(shuffle, "shuffle")
-        seed = check_seed(seed)
+        self.seed = seed = check_seed(seed)
         verbose = check_int(verbose, "verbose", minimum=0)
         if schedule is not None and not callable(schedule):
             raise TypeError(f"schedule must be a callable t -> lr, got {schedule!r}")
@@ -234,12 +258,14 @@ class TrainingRun:
                              "closure evaluates the data loss alone); use a first-order "
                              "optimizer or drop the regularizer")
         self.names = check_metrics(metrics, loss)
-        X = check_rows(model, X)
+        X = check_rows(model, X, comm=self.comm)
         Y = loss.prepare_targets(np.asarray(y), model.n_out, X.shape[0], model.dtype)
         self.X, self.Y, self.val = _split_validation(model, loss, X, Y, validation_data,
                                                      validation_split)
         self.m = m = self.X.shape[0]
-        self.callbacks = _CallbackList(callbacks)
+        # the callbacks that write files (and the progress display) run on rank 0 only
+        self.callbacks = _CallbackList([cb for cb in callbacks or []
+                                        if root or not getattr(cb, "writes_files", False)])
         self.bs = m if batch_size is None else min(batch_size, m)
         self.n_batches = -(-m // self.bs)
         self.rng = np.random.default_rng(seed)
@@ -249,17 +275,19 @@ class TrainingRun:
         if resume_from is not None:
             self.state = _trainstate.load(resume_from, model, optimizer, self.rng, self.history,
                                           self.callbacks, **shape)
-        if verbose:
+        if verbose and root:
             self.callbacks.append(_progress_callback(self.epochs, self.n_batches))
         self.callbacks.set_context(model, optimizer, self.history)
         self.probe = _probe_rows(m)
-        self.writer = None if checkpoint is None else _trainstate.Writer(
+        self.writer = None if checkpoint is None or not root else _trainstate.Writer(
             checkpoint, checkpoint_every, model, optimizer, self.rng, self.history,
             self.callbacks, **shape)
+        self.checkpoint_every = checkpoint_every
         model.stop_training = False
         self.guard = _DivergenceGuard(model, optimizer, self.callbacks.keep_params())
         self.layer_index = [i for i, layer in enumerate(model.layers) if layer.n_params]
-        self.sums = self.lr = None
+        self.sync = self.comm.sync(model)       # the per-step all-reduce of ∇θ over the ranks
+        self.sums = self.lr = self.batch = None
         self._multiplier, self._t0 = 1.0, 0.0
 
     # ------------------------------------------------------------------ one epoch
@@ -278,12 +306,24 @@ class TrainingRun:
         self.lr = self._rate(state.epoch) if self.schedule_per == "epoch" else None
 
     def batches(self):
-        """``(b, A0, Yb)`` for the epoch's batches from ``state.batch`` on: the rows of batch
-        b as columns, and their targets."""
+        """``(b, A0, Yb)`` for the epoch's batches from ``state.batch`` on: this rank's rows of
+        batch b as columns (all of them in one process), and their targets.
+
+        Rank r takes a contiguous share of m_r of the batch's M rows and its gradient enters
+        the average with weight m_r / M (``sync.weight``). A rank left without a row (fewer
+        rows than ranks) computes the batch's first row with weight 0, so every rank runs the
+        same steps.
+        """
         state, bs = self.state, self.bs
         for b in range(state.batch, self.n_batches):
-            idx = slice(b * bs, (b + 1) * bs) if state.order is None else \
-                state.order[b * bs:(b + 1) * bs]
+            start = b * bs
+            n = min(bs, self.m - start)
+            lo, hi = self.comm.share(n)
+            self.sync.weight = (hi - lo) / n
+            if hi == lo:
+                lo, hi = 0, 1
+            idx = slice(start + lo, start + hi) if state.order is None else \
+                state.order[start + lo:start + hi]
             yield b, rows(self.X, idx, self.model.dtype), self.loss.select(self.Y, idx)
 
     def rate(self):
@@ -307,14 +347,24 @@ class TrainingRun:
         the guard copies θ again before the next step instead of trusting its bounds."""
         self.guard.params_changed()
 
+    def average(self, J, Yb) -> float:
+        """The global batch's J, with ∇θ (in place) and the step's sums averaged over the
+        ranks from this rank's (J of its rows, its outputs, its targets ``Yb``)."""
+        self.batch = self.sums.batch(J, self.loss, self.model._output, Yb, self.sync.weight)
+        return self.sync.average(self.model.grads, J, self.batch)
+
+    def objective(self, A0, Yb):
+        """The objective a second-order optimizer re-evaluates: J(θ) on the global batch."""
+        return self.sync.objective(Objective(self.model, A0, Yb, self.loss))
+
     def penalize(self) -> float:
         """R(W) of the regularizer, its gradient added into ∇θ (0 without one)."""
         return 0.0 if self.regularizer is None else self.regularizer.apply(self.model)
 
-    def end_batch(self, b, J, R, Yb, lr) -> None:
+    def end_batch(self, b, J, R, lr) -> None:
         """Count the step in the epoch's sums; callbacks; a checkpoint every k steps."""
         state = self.state
-        self.sums.add(J, self.loss, self.model._output, Yb, self.guard.sq, R)
+        self.sums.add(self.batch, self.guard.sq, R)
         state.step += 1
         state.batch = b + 1
         self.callbacks.on_batch_end(state.step, {"loss": J, "lr": lr, "batch": b,
@@ -329,11 +379,12 @@ class TrainingRun:
         epoch = state.epoch
         logs = {**self.sums.logs(), "lr": self.optimizer.lr if self.lr is None else self.lr}
         if self.val is not None:
-            for key, v in evaluate_rows(model, *self.val, self.loss, self.names).items():
+            for key, v in evaluate_rows(model, *self.val, self.loss, self.names,
+                                        comm=self.comm).items():
                 logs[f"val_{key}"] = v
         logs.update(self.sums.grad_norms(self.layer_index))
         logs.update(dead_relu(model, self.X, self.probe))
-        logs["time"] = time.perf_counter() - self._t0
+        logs["time"] = self.comm.max(time.perf_counter() - self._t0)
         self.history.record(epoch, logs)
         state.epoch, state.batch, state.order = epoch + 1, 0, None
         self.callbacks.on_epoch_end(epoch, logs)
@@ -356,6 +407,19 @@ class TrainingRun:
         self.callbacks.on_train_end({"diverged": True})
 
 
+def _check_comm(comm):
+    """The communicator ``comm`` (one process without one), checked for what ``fit`` calls."""
+    if comm is None:
+        return _comm.Local()
+    needed = ("rank", "size", "share", "sync", "sum", "max", "check_same", "together",
+              "abort_on_error")
+    missing = [name for name in needed if not hasattr(comm, name)]
+    if missing:
+        raise TypeError(f"comm must be a neuralab communicator such as nl.distributed.world(), "
+                        f"got {type(comm).__name__} (it lacks {', '.join(missing)})")
+    return comm
+
+
 def _split_validation(model, loss, X, Y, validation_data, validation_split):
     """``(X, Y, val)``: the training rows and the validation pair (or None)."""
     m = X.shape[0]
@@ -376,10 +440,13 @@ def _split_validation(model, loss, X, Y, validation_data, validation_split):
                                            Xv.shape[0], model.dtype))
 
 
-def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None) -> dict:
+def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None,
+             comm=None) -> dict:
     """Loss (and accuracy for classifiers, plus ``metrics``) of ``model`` on ``(X, y)``.
 
-    ``X`` may be a memory map: it is read ``batch_size`` rows at a time.
+    ``X`` may be a memory map: it is read ``batch_size`` rows at a time. With a communicator
+    (``nl.distributed.world()``) each rank evaluates its share of the rows and every rank
+    returns the totals; without one each rank evaluates all rows (the same numbers too).
     """
     model = check_model(model)
     loss = default_loss(model) if loss is None else _losses.get(loss)
@@ -387,4 +454,5 @@ def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None) -> di
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     X = check_rows(model, X)
     Y = loss.prepare_targets(np.asarray(y), model.n_out, X.shape[0], model.dtype)
-    return evaluate_rows(model, X, Y, loss, names, batch_size)
+    return evaluate_rows(model, X, Y, loss, names, batch_size,
+                         comm=None if comm is None else _check_comm(comm))
