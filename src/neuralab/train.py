@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from . import _trainstate
+from . import _display, _trainstate
 from . import losses as _losses
 from . import optim as _optim
 from ._validation import (
@@ -80,6 +80,8 @@ class History:
 
     def __contains__(self, key):
         return key in self.history
+
+    def _repr_html_(self) -> str: return _display.history_html(self)
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
