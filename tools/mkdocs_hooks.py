@@ -20,10 +20,10 @@ from pathlib import Path
 
 from mkdocs.structure.files import File
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import docs_gallery  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
+# the pages describe this checkout's neuralab (as mkdocstrings' `paths: [src]` does)
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tools")]
+import docs_gallery  # noqa: E402
 
 #: README links to files outside docs/ that the site has as pages.
 _SITE_PAGES = {"BENCHMARKS.md": "benchmarks.md"}
