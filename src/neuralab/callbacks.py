@@ -26,9 +26,11 @@ import time
 
 import numpy as np
 
+from ._liveplot import LivePlot
 from ._validation import check_choice, check_float, check_int, check_writable_file
 
-__all__ = ["Callback", "CSVLogger", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau"]
+__all__ = ["Callback", "CSVLogger", "EarlyStopping", "LivePlot", "ModelCheckpoint",
+           "ReduceLROnPlateau"]
 
 
 class Callback:
@@ -369,9 +371,9 @@ class _ProgressBar(Callback):
     keeps_params = True
     writes_files = True
 
-    def __init__(self, epochs, n_batches, file=None):
+    def __init__(self, epochs, n_batches, file=None, notebook=False):
         self.epochs, self.n_batches, self.file = epochs, n_batches, file
-        self.bar, self._shown = None, 0.0
+        self.bar, self._shown, self.notebook = None, 0.0, notebook
 
     def on_epoch_begin(self, epoch, logs=None):
         import shutil
@@ -380,9 +382,9 @@ class _ProgressBar(Callback):
 
         # a pseudo-terminal may report 0 x 0 (tqdm would then hide the bar): shutil falls back
         size = shutil.get_terminal_size((100, 24))
+        shape = {} if self.notebook else {"ncols": size.columns, "nrows": size.lines}
         self.bar = tqdm(total=self.n_batches, desc=f"epoch {epoch + 1}/{self.epochs}",
-                        unit="batch", file=self.file, ncols=size.columns, nrows=size.lines,
-                        leave=True, mininterval=0.2)
+                        unit="batch", file=self.file, leave=True, mininterval=0.2, **shape)
 
     def on_batch_end(self, step, logs=None):
         bar = self.bar
@@ -425,7 +427,12 @@ class _EpochLines(Callback):
 
 
 def _progress_callback(epochs, n_batches):
-    """``fit(verbose=1)``'s display: a progress bar on a terminal, else a line per epoch."""
+    """A progress bar in a Jupyter kernel (tqdm.auto's widget) or when stdout is a terminal,
+    else one line per epoch."""
+    from ._display import in_notebook
+
+    if in_notebook():
+        return _ProgressBar(epochs, n_batches, file=sys.stdout, notebook=True)
     isatty = getattr(sys.stdout, "isatty", None)
     if isatty is None or not isatty():
         return _EpochLines(epochs)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _display
 from ._datafiles import (
     DOWNLOADS,
     _fspath,
@@ -102,6 +103,8 @@ class Dataset:
     name: str
     description: str = ""
     scaler: Standardizer | None = None
+
+    def _repr_html_(self) -> str: return _display.dataset_html(self)
 
     def __repr__(self):
         sizes = ", ".join(f"{part}={len(y)}" for part, y in

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _fastpath
+from . import _display, _fastpath
 from . import activations as _act
 from ._validation import check_array, check_int
 from .activations import Sigmoid, Softmax
@@ -268,6 +268,8 @@ class Sequential:
         subclass = MODEL_CLASSES.get(config.get("class", "Sequential"), Sequential)
         model.__class__ = subclass
         return model
+
+    def _repr_html_(self) -> str: return _display.model_html(self)
 
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from . import _comm, _trainstate
+from . import _comm, _display, _trainstate
 from . import losses as _losses
 from . import optim as _optim
 from . import regularizers as _regularizers
@@ -67,6 +67,8 @@ class History:
 
     def __contains__(self, key):
         return key in self.history
+
+    def _repr_html_(self) -> str: return _display.history_html(self)
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
