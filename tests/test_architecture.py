@@ -13,12 +13,12 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "neuralab"
 #: The layers, lowest first (docs/architecture.md draws them). A module may import modules of
 #: its own layer or below, never above; within a layer, never in a circle.
 LAYERS = {
-    0: ("backend", "_validation", "_kernels", "_version"),
+    0: ("backend", "_validation", "_kernels", "_version", "_display"),
     1: ("init", "layers", "activations", "losses", "functional", "model", "_fastpath",
         "hessian", "gradcheck", "regularizers", "preprocessing"),
     2: ("optim", "schedules", "newton"),
     3: ("train", "callbacks", "_metrics", "_guard", "_batches", "_trainstate", "_comm", "data",
-        "_datasets", "_datafiles", "_planar", "io", "report", "_liveplot", "_display"),
+        "_datasets", "_datafiles", "_planar", "io", "report"),
     4: ("distributed",),
     5: ("cli", "__main__", "lab", "playground", "sklearn", "interop", "onnx", "_sysinfo",
         "neuralab"),

@@ -242,7 +242,7 @@ def test_no_progress_bar_outside_terminals_and_kernels(monkeypatch):
     assert not _display.in_notebook()
     monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))   # not a tty
     try:
-        assert _progress_callback(2, 3) is None
+        assert not hasattr(_progress_callback(2, 3), "bar")      # a line per epoch, no bar
         monkeypatch.setattr(_display, "in_notebook", lambda: True)
         bar = _progress_callback(2, 3)
         assert bar is not None and bar.notebook

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import uuid
 
-from . import _display
-from ._validation import check_int, check_writable_file
-from .train import Callback
+from .. import _display
+from .._validation import check_int, check_writable_file
+from .base import Callback
 
 
 class LivePlot(Callback):
