@@ -1,4 +1,4 @@
-"""Newton's method and Newton-CG (their home is :mod:`neuralab.optim.newton`).
+"""Newton's method and Newton-CG (their home is ``neuralab/optim/newton.py``).
 
 This module keeps the import path ``neuralab.newton`` (``nl.newton.Newton``) working; new code
 writes ``nl.optim.Newton`` / ``nl.optim.NewtonCG``.

@@ -154,7 +154,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
 
         .. math::
 
-            \text{grad\_norm}_i = \sqrt{\tfrac{1}{T} \textstyle\sum_{t=1}^{T}
+            \mathrm{grad\_norm}_i = \sqrt{\tfrac{1}{T} \textstyle\sum_{t=1}^{T}
             \lVert \nabla_{\theta_i} J_t \rVert_2^2}
 
         read from the flat gradient's slices at each step (one dot product per layer), and

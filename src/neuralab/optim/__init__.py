@@ -23,9 +23,8 @@ NewtonCG    truncated CG on (B + λI) p = −g      (none)
 =========== ==================================== =====================================
 
 ``weight_decay`` (λ) on all but AdamW is PyTorch's L2 form: ``g ← g + λθ`` before the rule.
-One file per family: :mod:`~neuralab.optim.sgd`, :mod:`~neuralab.optim.adaptive`,
-:mod:`~neuralab.optim.adam`, :mod:`~neuralab.optim.newton` (second order), over the base class
-in :mod:`~neuralab.optim.optimizer`.
+One file per family: ``optim/sgd.py``, ``optim/adaptive.py``, ``optim/adam.py``,
+``optim/newton.py`` (second order), over the base class in ``optim/optimizer.py``.
 """
 
 from __future__ import annotations
