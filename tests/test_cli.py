@@ -62,21 +62,22 @@ def test_train_writes_the_run_folder(moons_run):
 
 
 def test_train_summary_matches_the_saved_model(moons_run, capsys):
-    ds = nl.data.load("moons", val_size=0.1, seed=0)
-    model = nl.load(moons_run / "model.safetensors")
+    ds = nl.data.load("moons", val_size=0.1, seed=0, standardize=False)
+    model = nl.load(moons_run / "model.safetensors")     # takes raw inputs: it scales them
     acc = nl.evaluate(model, ds.X_test, ds.y_test)["accuracy"]
     code, out, _ = _run(capsys, "evaluate", str(moons_run / "model.safetensors"),
                         "--data", "moons")
     assert code == 0
-    # `evaluate --data moons` uses the default split (val_size 0): same test part? check
-    ds0 = nl.data.load("moons", seed=0)
+    # `evaluate --data moons` uses the run's split: the same test part as the line above
+    ds0 = nl.data.load("moons", seed=0, standardize=False)
     acc0 = nl.evaluate(model, ds0.X_test, ds0.y_test)["accuracy"]
+    assert acc0 == acc
     line = next(x for x in out.splitlines() if x.startswith("test accuracy"))
     assert float(line.split()[-1]) == pytest.approx(acc0, abs=1e-4)
     assert acc > 0.8
 
 
-def test_predict_applies_the_runs_scaling(moons_run, tmp_path, capsys):
+def test_predict_applies_the_models_scaling(moons_run, tmp_path, capsys):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(7, 2))
     src = tmp_path / "in.csv"
@@ -86,11 +87,14 @@ def test_predict_applies_the_runs_scaling(moons_run, tmp_path, capsys):
                         "--output", str(dest))
     assert code == 0 and "7 predictions" in out
     lines = dest.read_text().splitlines()
-    assert lines[0] == "prediction,p0,p1"
+    assert lines[0] == "prediction,p_0,p_1"              # a column per class, by label
     got = np.array([[float(v) for v in row.split(",")] for row in lines[1:]])
-    config = json.loads((moons_run / "config.json").read_text())
-    scaled = (X - np.array(config["scaler"]["mean"])) / np.array(config["scaler"]["scale"])
     model = nl.load(moons_run / "model.safetensors")
+    (scaler,) = model.preprocessing                      # the training part's statistics
+    ds = nl.data.load("moons", val_size=0.1, seed=0)
+    np.testing.assert_array_equal(scaler.mean_, ds.scaler.mean_)
+    scaled = (X - scaler.mean_) / scaler.scale_
+    model.preprocessing = []
     np.testing.assert_array_equal(got[:, 0], model.predict(scaled))
     np.testing.assert_allclose(got[:, 1:], model.predict_proba(scaled), atol=1e-5)
     npy = tmp_path / "in.npy"
@@ -234,7 +238,9 @@ def test_divergence_is_reported_and_the_run_still_written(tmp_path, capsys):
     assert "diverged" in out and "test accuracy" in out
     assert np.isfinite(nl.load(tmp_path / "div" / "model.safetensors").params).all()
     code, _, err = _run(capsys, *argv, "--on-divergence", "raise", "--name", "div2")
-    assert code == 1 and err.startswith("neuralab: error: training diverged")
+    assert code == 3 and err.startswith("neuralab: error: training diverged")
+    assert np.isfinite(nl.load(tmp_path / "div2" / "model.safetensors").params).all()
+    assert (tmp_path / "div2" / "metrics.csv").exists()
 
 
 def test_cli_imports_matplotlib_only_to_draw():

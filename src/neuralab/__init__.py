@@ -8,6 +8,7 @@ from . import (
     callbacks,
     data,
     functional,
+    gradcheck,
     hessian,
     init,
     interop,
@@ -15,6 +16,8 @@ from . import (
     losses,
     newton,
     optim,
+    preprocessing,
+    report,
     schedules,
 )
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
@@ -24,6 +27,7 @@ from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
 from .model import MLP, LogisticRegression, Perceptron, Sequential
 from .onnx import export_onnx
+from .preprocessing import FeatureMap, Standardizer
 from .train import Callback, DivergenceError, History, evaluate, fit
 
 __version__ = "0.1.0"
@@ -37,4 +41,17 @@ __all__ = [
     "data", "io", "load", "save",
     "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau",
+    "gradcheck", "preprocessing", "report", "FeatureMap", "Standardizer",
 ]
+
+#: Documented modules loaded on first use (``nl.lab``, ``nl.sklearn``): they import heavier
+#: libraries (matplotlib's experiments, scikit-learn's estimator API) than ``import neuralab``.
+_LAZY = ("lab", "sklearn")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'neuralab' has no attribute {name!r}")

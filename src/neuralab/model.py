@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _fastpath
+from . import _fastpath, _labels
 from . import activations as _act
+from . import preprocessing as _pre
 from ._validation import check_array, check_int
 from .activations import Sigmoid, Softmax
 from .backend import resolve_dtype
@@ -28,6 +29,19 @@ class Sequential:
     seed : int or None, default None
         Seed of the generator that initializes the weights (same seed, same weights).
     dtype : {"float32", "float64"}, default "float32"
+    preprocessing : list of steps, optional
+        Input transforms without trainable parameters (:mod:`neuralab.preprocessing`:
+        ``nl.data.Standardizer``, ``nl.preprocessing.FeatureMap``), applied in order to the
+        raw rows before the first layer; their widths must chain into the first ``Dense``.
+    classes : sequence, optional
+        The original class labels (ints, strings, floats or bools, kept with their type):
+        ``classes[k]`` is the label of output class k. Needs a Softmax output (one label per
+        unit) or a single Sigmoid unit (two labels). ``predict`` then returns labels and
+        ``fit``/``evaluate`` take labels in this form.
+    target : str, optional
+        Name of the label column (e.g. a CSV header), for the record.
+    feature_names : list of str, optional
+        Names of the raw input columns (``n_features_in`` of them), for the record.
 
     Attributes
     ----------
@@ -35,6 +49,15 @@ class Sequential:
         θ, all parameters in one vector (layer order, ``W`` row-major then ``b``).
     grads : ndarray (n_params,)
         ∇θ, filled by :meth:`backward`.
+    preprocessing : list
+        The input steps (empty without any); settable, checked on assignment.
+    classes : ndarray or None
+    target : str or None
+    feature_names : list of str or None
+    n_in : int
+        Width of the first layer's input (after the preprocessing).
+    n_features_in : int
+        Width of the raw rows the model takes (``n_in`` without preprocessing).
 
     Examples
     --------
@@ -44,9 +67,14 @@ class Sequential:
     ((23,), (3, 4))
     >>> model.forward(np.ones((5, 4))).shape
     (5, 2)
+    >>> model.classes = ["cat", "dog"]
+    >>> model.predict(np.ones((2, 4))).dtype.kind
+    'U'
     """
 
-    def __init__(self, layers, seed: int | None = None, dtype="float32"):
+    def __init__(self, layers, seed: int | None = None, dtype="float32", *,
+                 preprocessing=None, classes=None, target: str | None = None,
+                 feature_names=None):
         if isinstance(layers, Layer):
             layers = [layers]
         layers = list(layers)
@@ -75,6 +103,10 @@ class Sequential:
             self._slices.append(slice(start, stop))
             start = stop
         self.reset_parameters(seed)
+        self.preprocessing = preprocessing
+        self.classes = classes
+        self.target = target
+        self.feature_names = feature_names
 
     # ------------------------------------------------------------------ structure
     def _check_chain(self):
@@ -120,17 +152,104 @@ class Sequential:
     def n_params(self) -> int:
         return self._params.size
 
+    # ------------------------------------------------------------------ inputs and labels
+    @property
+    def preprocessing(self) -> list:
+        """Input steps applied in order to raw rows before the first layer (may be empty)."""
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, steps):
+        steps = _pre.check_steps(steps, self.n_in)
+        names = getattr(self, "_feature_names", None)
+        width = _pre.input_width(steps, self.n_in)
+        if names is not None and len(names) != width:
+            raise ValueError(f"feature_names has {len(names)} names but this preprocessing "
+                             f"reads {width} columns; set model.feature_names = None (or to "
+                             f"{width} names) first")
+        self._preprocessing = steps
+
+    @property
+    def n_features_in(self) -> int:
+        """Width of the raw rows the model takes (``n_in`` when there is no preprocessing)."""
+        return _pre.input_width(self._preprocessing, self.n_in)
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        """Label of each output class (``classes[k]`` for class k), or None: indices."""
+        return self._classes
+
+    @classes.setter
+    def classes(self, values):
+        self._classes = None if values is None else _labels.check_classes(values, self)
+
+    @property
+    def target(self) -> str | None:
+        """Name of the label column, or None."""
+        return self._target
+
+    @target.setter
+    def target(self, name):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"target must be the label column's name (a str) or None, got "
+                            f"{name!r}")
+        self._target = name
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """Names of the raw input columns, or None."""
+        return self._feature_names
+
+    @feature_names.setter
+    def feature_names(self, names):
+        if names is not None:
+            if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+                raise TypeError(f"feature_names must be a list of str, got {names!r}")
+            names = list(names)
+            if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+                raise ValueError("feature_names must be distinct strings")
+            if len(names) != self.n_features_in:
+                raise ValueError(f"feature_names has {len(names)} names but the model takes "
+                                 f"{self.n_features_in} raw columns")
+        self._feature_names = names
+
+    def _encode_labels(self, y, name: str = "y"):
+        """Labels in the form of :attr:`classes` → class indices (``y`` as is without classes).
+
+        One-hot or probability rows (m, k) pass through unchanged.
+        """
+        return y if self._classes is None else _labels.encode(self._classes, y, name)
+
+    def _rows_view(self, X):
+        """A memory map as the first layer sees it: itself, or read through the steps."""
+        if not self._preprocessing:
+            return X
+        steps = _pre.check_steps(self._preprocessing, self.n_in)
+        return _pre.MappedRows(X, steps, self.n_in)
+
     @property
     def output_activation(self) -> Layer:
         return self.layers[-1]
 
     # ------------------------------------------------------------------ computation
     def _check_X(self, X, name="X"):
-        X = check_array(X, name, dtype=self.dtype)
-        if X.shape[1] != self.n_in:
-            raise ValueError(f"{name} has {X.shape[1]} features per sample but the model "
-                             f"expects {self.n_in} (shape (m, {self.n_in}))")
-        return X
+        """Raw rows ``X`` checked, run through the preprocessing: the first layer's input."""
+        if not self._preprocessing:
+            X = check_array(X, name, dtype=self.dtype)
+            if X.shape[1] != self.n_in:
+                raise ValueError(f"{name} has {X.shape[1]} features per sample but the model "
+                                 f"expects {self.n_in} (shape (m, {self.n_in}))")
+            return X
+        steps = _pre.check_steps(self._preprocessing, self.n_in)
+        X = check_array(X, name, dtype=np.float64)     # the steps compute in float64
+        n = self.n_features_in
+        if X.shape[1] != n:
+            raise ValueError(f"{name} has {X.shape[1]} features per sample but the model takes "
+                             f"{n} raw columns (shape (m, {n})); its preprocessing "
+                             f"({', '.join(type(s).__name__ for s in steps)}) makes the "
+                             f"{self.n_in} inputs of the first layer")
+        return check_array(_pre.apply(steps, X), f"{name} after the model's preprocessing",
+                           dtype=self.dtype)
 
     def _forward(self, A, training=False):
         """Forward over a column batch ``A`` (n_in, m); returns the output (n_out, m)."""
@@ -139,7 +258,10 @@ class Sequential:
         return A
 
     def forward(self, X) -> np.ndarray:
-        """Outputs for samples as rows: ``X`` (m, n_in) → (m, n_out). No caching."""
+        """Outputs for raw samples as rows: ``X`` (m, n_features_in) → (m, n_out).
+
+        The preprocessing runs first; nothing is cached for a backward pass.
+        """
         X = self._check_X(X)
         return self._forward(X.T, training=False).T
 
@@ -179,7 +301,7 @@ class Sequential:
         return float(value)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (m, n_classes).
+        """Class probabilities (m, n_classes), columns in the order of :attr:`classes`.
 
         A softmax output is returned as is; a single sigmoid unit gives the two columns
         ``[1 − p, p]`` (scikit-learn's convention).
@@ -194,15 +316,20 @@ class Sequential:
         return P
 
     def predict(self, X) -> np.ndarray:
-        """Predictions: class index for Softmax, 0/1 for Sigmoid, the raw output otherwise."""
+        """Predictions: the class for Softmax, 0/1 for Sigmoid, the raw output otherwise.
+
+        With :attr:`classes` a class is its original label (``classes[k]``), else its index k.
+        """
         P = self.forward(X)
         last = self.layers[-1]
         if isinstance(last, Softmax):
-            return P.argmax(axis=1)
-        if isinstance(last, Sigmoid):
+            k = P.argmax(axis=1)
+        elif isinstance(last, Sigmoid):
             out = (P >= 0.5).astype(np.intp)
-            return out[:, 0] if out.shape[1] == 1 else out
-        return P[:, 0] if P.shape[1] == 1 else P
+            k = out[:, 0] if out.shape[1] == 1 else out
+        else:
+            return P[:, 0] if P.shape[1] == 1 else P
+        return k if self._classes is None else self._classes[k]
 
     def __getstate__(self):
         # the training buffers of the fast path are a cache: not part of a copy or a pickle
@@ -222,7 +349,14 @@ class Sequential:
             rows.append((str(i), repr(layer), f"(m, {n})", f"{layer.n_params:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "  ".join("-" * w for w in widths)
-        out = [f"{type(self).__name__}: input (m, {self.n_in}), dtype {self.dtype.name}", line]
+        out = [f"{type(self).__name__}: input (m, {self.n_in}), dtype {self.dtype.name}"]
+        if self._preprocessing:
+            out.append(f"preprocessing: raw (m, {self.n_features_in}) -> "
+                       + " -> ".join(repr(step) for step in self._preprocessing)
+                       + f" -> (m, {self.n_in})")
+        if self._classes is not None:
+            out.append(f"classes: {_labels.preview(self._classes)}")
+        out.append(line)
         for j, r in enumerate(rows):
             out.append("  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c])
                                  for c in range(4)))
@@ -267,26 +401,40 @@ class Sequential:
 
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"{type(self).__name__}([{inner}], dtype={self.dtype.name!r})"
+        extra = "".join(f", {k}={v!r}" for k, v in (
+            ("preprocessing", self._preprocessing),
+            ("classes", None if self._classes is None else self._classes.tolist()))
+            if v is not None and len(v))
+        return f"{type(self).__name__}([{inner}], dtype={self.dtype.name!r}{extra})"
 
 
+# ---------------------------------------------------------------------------- models
 class LogisticRegression(Sequential):
     r"""Logistic regression ``y = σ(wᵀx + b)``: one Dense unit and a Sigmoid.
 
     Train with :class:`~neuralab.losses.BinaryCrossEntropy` (fused: ``dZ = a − y``).
+    ``preprocessing``, ``classes``, ``target``, ``feature_names``: as in :class:`Sequential`.
     """
 
-    def __init__(self, n_in: int, init="zeros", seed=None, dtype="float32"):
-        super().__init__([Dense(n_in, 1, init=init), Sigmoid()], seed=seed, dtype=dtype)
+    def __init__(self, n_in: int, init="zeros", seed=None, dtype="float32", *,
+                 preprocessing=None, classes=None, target=None, feature_names=None):
+        super().__init__([Dense(n_in, 1, init=init), Sigmoid()], seed=seed, dtype=dtype,
+                         preprocessing=preprocessing, classes=classes, target=target,
+                         feature_names=feature_names)
 
 
 class Perceptron(Sequential):
-    """The lecture's perceptron, a generalized neuron ``y = f(wᵀx + b)`` with any activation f."""
+    """The lecture's perceptron, a generalized neuron ``y = f(wᵀx + b)`` with any activation f.
+
+    ``preprocessing``, ``classes``, ``target``, ``feature_names``: as in :class:`Sequential`.
+    """
 
     def __init__(self, n_in: int, activation="tanh", init="xavier_uniform", seed=None,
-                 dtype="float32"):
+                 dtype="float32", *, preprocessing=None, classes=None, target=None,
+                 feature_names=None):
         super().__init__([Dense(n_in, 1, init=init), _act.get(activation)], seed=seed,
-                         dtype=dtype)
+                         dtype=dtype, preprocessing=preprocessing, classes=classes,
+                         target=target, feature_names=feature_names)
 
 
 class MLP(Sequential):
@@ -302,10 +450,14 @@ class MLP(Sequential):
         Output activation ("softmax", "sigmoid", "identity"/None).
     init : str or callable, default "he_normal"
         Weight initializer of every Dense layer.
+    seed, dtype, preprocessing, classes, target, feature_names
+        As in :class:`Sequential`; ``sizes[0]`` is the first layer's input, after the
+        preprocessing.
     """
 
     def __init__(self, sizes, activation="relu", output="softmax", init="he_normal", seed=None,
-                 dtype="float32"):
+                 dtype="float32", *, preprocessing=None, classes=None, target=None,
+                 feature_names=None):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, "
                              f"e.g. [64, 128, 10]; got {sizes!r}")
@@ -318,7 +470,8 @@ class MLP(Sequential):
             if i < len(sizes) - 2:
                 layers.append(_act.get(activation))
         layers.append(_act.get(output))
-        super().__init__(layers, seed=seed, dtype=dtype)
+        super().__init__(layers, seed=seed, dtype=dtype, preprocessing=preprocessing,
+                         classes=classes, target=target, feature_names=feature_names)
 
 
 class Objective:

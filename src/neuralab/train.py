@@ -38,6 +38,7 @@ from ._validation import (
 )
 from .activations import ReLU, Sigmoid, Softmax
 from .model import Objective
+from .preprocessing import MappedRows
 
 #: Metric names ``fit(metrics=...)`` and ``evaluate(metrics=...)`` know.
 METRICS = ("accuracy", "mse", "mae")
@@ -179,15 +180,17 @@ def _check_metrics(metrics, loss) -> list[str]:
 
 # ---------------------------------------------------------------------------- data rows
 def _check_rows(model, X, name="X"):
-    """``X`` checked for the model; a memory map is kept on disk and checked chunk by chunk."""
+    """``X`` checked for the model and run through its preprocessing; a memory map is kept on
+    disk, checked chunk by chunk, and preprocessed batch by batch (a ``MappedRows`` view)."""
     if not isinstance(X, np.memmap):
         return model._check_X(X, name)
-    if X.ndim != 2 or X.shape[1] != model.n_in or X.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (m, {model.n_in}) with m >= 1, got {X.shape}")
+    n = model.n_features_in
+    if X.ndim != 2 or X.shape[1] != n or X.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (m, {n}) with m >= 1, got {X.shape}")
     rows = max(1, 2**22 // max(1, X.shape[1]))
     for start in range(0, X.shape[0], rows):
         check_array(X[start:start + rows], f"{name}[{start}:{start + rows}]", dtype=X.dtype)
-    return X
+    return model._rows_view(X)
 
 
 def _rows(X, idx, dtype):
@@ -196,6 +199,8 @@ def _rows(X, idx, dtype):
     A memory map is read in file order (sorted indices, for locality) and the rows are put
     back in the order of ``idx``, so a mapped ``X`` trains exactly as the same array in memory.
     """
+    if isinstance(X, MappedRows):           # a memory map read through the preprocessing
+        return X.rows(idx, dtype).T
     if isinstance(X, np.memmap) and isinstance(idx, np.ndarray):
         order = np.argsort(idx, kind="stable")
         rows = np.empty((len(idx), X.shape[1]), dtype=dtype)
@@ -239,7 +244,8 @@ def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None) -> di
     names = _check_metrics(metrics, loss)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     X = _check_rows(model, X)
-    Y = loss.prepare_targets(np.asarray(y), model.n_out, X.shape[0], model.dtype)
+    Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, X.shape[0],
+                             model.dtype)
     return _evaluate(model, X, Y, loss, names, batch_size)
 
 
@@ -408,7 +414,7 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     names = _check_metrics(metrics, loss)
     X = _check_rows(model, X)
     m = X.shape[0]
-    Y = loss.prepare_targets(np.asarray(y), model.n_out, m, model.dtype)
+    Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, m, model.dtype)
     val = None
     if validation_split is not None:
         if validation_data is not None:
@@ -423,8 +429,8 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         Xv = _check_rows(model, validation_data[0], "validation_data[0]")
-        val = (Xv, loss.prepare_targets(np.asarray(validation_data[1]), model.n_out,
-                                        Xv.shape[0], model.dtype))
+        yv = model._encode_labels(validation_data[1], "validation_data[1]")
+        val = (Xv, loss.prepare_targets(np.asarray(yv), model.n_out, Xv.shape[0], model.dtype))
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):
