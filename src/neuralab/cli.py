@@ -314,7 +314,8 @@ def main(argv=None) -> int:
         return 2 if isinstance(exc, (CLIError, ValueError, TypeError)) else 1
 
 
-if __name__ == "__main__":          # `python -m neuralab.cli`: run the one imported module,
-    from neuralab.cli import main as _main    # whose CLIError the command modules raise
+if __name__ == "__main__":
+    # `python -m neuralab.cli`: run the imported module, whose CLIError the commands raise
+    from neuralab.cli import main as _main
 
     sys.exit(_main())
