@@ -194,3 +194,21 @@ def test_a_weight_set_by_assignment_is_trained_by_fit():
     unbound = nl.Dense(4, 8)
     with pytest.raises(ValueError, match="until the layer is in a model"):
         unbound.W = np.ones((8, 4))
+
+
+@pytest.mark.parametrize("copy_of", [lambda m: __import__("copy").deepcopy(m),
+                                     lambda m: __import__("pickle").loads(
+                                         __import__("pickle").dumps(m))])
+def test_a_copied_model_keeps_its_weights_inside_theta(copy_of):
+    X = np.random.default_rng(1).normal(size=(16, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = nl.MLP([4, 8, 2], seed=0, dtype="float64")
+    twin = copy_of(model)
+    for layer, sl in zip(twin.layers, twin._slices, strict=True):
+        if layer.n_params:
+            assert np.shares_memory(layer.W, twin.params[sl])
+            assert np.shares_memory(layer.dW, twin.grads[sl])
+    np.testing.assert_array_equal(twin.forward(X), model.forward(X))
+    nl.fit(twin, X, y, optimizer="sgd", epochs=1, seed=0)
+    nl.fit(model, X, y, optimizer="sgd", epochs=1, seed=0)
+    np.testing.assert_array_equal(twin.forward(X), model.forward(X))   # trained, not stale

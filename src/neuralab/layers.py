@@ -135,6 +135,12 @@ class Dense(Layer):
                              f"layer.{name}[...] = ... to set part of it)")
         view[...] = value
 
+    def __setstate__(self, state):
+        for name in ("W", "b", "dW", "db"):     # pickled when these were plain attributes
+            if name in state:
+                state["_" + name] = state.pop(name)
+        self.__dict__.update(state)
+
     W = property(lambda self: self._W, lambda self, v: self._assign("W", v),
                  doc="Weights (n_out, n_in): a view into θ; assignment copies into it.")
     b = property(lambda self: self._b, lambda self, v: self._assign("b", v),

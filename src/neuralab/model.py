@@ -338,6 +338,17 @@ class Sequential:
             state.pop(key, None)
         return state
 
+    def __setstate__(self, state):
+        # a model pickled before preprocessing and labels existed has neither
+        for key, default in (("_preprocessing", []), ("_classes", None), ("_target", None),
+                             ("_feature_names", None)):
+            state.setdefault(key, default)
+        self.__dict__.update(state)
+        # a pickle (or deepcopy) stores each layer's W, b, dW, db as separate arrays: make them
+        # views into the restored θ and ∇θ again, or training would update θ behind their back
+        for layer, sl in zip(self.layers, self._slices, strict=True):
+            layer._bind(self._params[sl], self._grads[sl])
+
     # ------------------------------------------------------------------ description
     def summary(self) -> str:
         """A table of the layers with output shapes and parameter counts."""
