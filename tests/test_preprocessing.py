@@ -332,3 +332,10 @@ def test_onnx_and_torch_say_what_they_cannot_carry(tmp_path):
     Z = scaled.preprocessing[1].transform(scaled.preprocessing[0].transform(X))
     np.testing.assert_allclose(net(torch.from_numpy(Z)).detach().numpy(), scaled.forward(X),
                                atol=1e-12)
+
+
+def test_gradient_check_takes_raw_rows_and_labels():
+    X, y = _xy(m=20)
+    model = _model(classes=["other", "same"])
+    result = nl.gradcheck.gradient_check(model, X, y, nl.CrossEntropy())
+    assert result["total"] < 1e-7
