@@ -299,14 +299,13 @@ def save(model, path) -> None:
     >>> nl.load(path).predict(X).tolist() == model.predict(X).tolist()
     True
     """
-    from . import _labels
-    from . import preprocessing as _pre
+    from . import _inputs
 
     check_model(model)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
                 "config": json.dumps(model.get_config()), "dtype": model.dtype.name,
-                "preprocessing": json.dumps(_pre.to_config(model.preprocessing)),
-                "classes": json.dumps(_labels.to_json(model.classes)),
+                "preprocessing": json.dumps(_inputs.steps_to_config(model.preprocessing)),
+                "classes": json.dumps(_inputs.classes_to_json(model.classes)),
                 "target": json.dumps(model.target),
                 "feature_names": json.dumps(model.feature_names)}
     _atomic_write(path, {"params": np.asarray(model.params, order="C")}, metadata)
@@ -363,14 +362,13 @@ def load(path):
 
 def _restore_inputs(path, metadata: dict, model) -> None:
     """Set the preprocessing, classes, target and feature names stored in ``metadata``."""
-    from . import _labels
-    from . import preprocessing as _pre
+    from . import _inputs
 
     def optional(key):
         return _json_field(path, metadata, key) if key in metadata else None
 
-    fields = (("preprocessing", lambda v: _pre.from_config(v or [])),
-              ("classes", _labels.from_json), ("target", lambda v: v),
+    fields = (("preprocessing", lambda v: _inputs.steps_from_config(v or [])),
+              ("classes", _inputs.classes_from_json), ("target", lambda v: v),
               ("feature_names", lambda v: v))
     for key, parse in fields:
         try:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _fastpath, _labels
+from . import _fastpath
 from . import activations as _act
-from . import preprocessing as _pre
-from ._validation import check_array, check_int
+from ._inputs import ModelInputs, preview
+from ._validation import check_int
 from .activations import Sigmoid, Softmax
 from .backend import resolve_dtype
 from .layers import Dense, Layer
 
 
-class Sequential:
+class Sequential(ModelInputs):
     """A feed-forward network: ``A^{[l]} = layer_l(A^{[l-1]})``.
 
     Parameters
@@ -152,105 +152,11 @@ class Sequential:
     def n_params(self) -> int:
         return self._params.size
 
-    # ------------------------------------------------------------------ inputs and labels
-    @property
-    def preprocessing(self) -> list:
-        """Input steps applied in order to raw rows before the first layer (may be empty)."""
-        return self._preprocessing
-
-    @preprocessing.setter
-    def preprocessing(self, steps):
-        steps = _pre.check_steps(steps, self.n_in)
-        names = getattr(self, "_feature_names", None)
-        width = _pre.input_width(steps, self.n_in)
-        if names is not None and len(names) != width:
-            raise ValueError(f"feature_names has {len(names)} names but this preprocessing "
-                             f"reads {width} columns; set model.feature_names = None (or to "
-                             f"{width} names) first")
-        self._preprocessing = steps
-
-    @property
-    def n_features_in(self) -> int:
-        """Width of the raw rows the model takes (``n_in`` when there is no preprocessing)."""
-        return _pre.input_width(self._preprocessing, self.n_in)
-
-    @property
-    def classes(self) -> np.ndarray | None:
-        """Label of each output class (``classes[k]`` for class k), or None: indices."""
-        return self._classes
-
-    @classes.setter
-    def classes(self, values):
-        self._classes = None if values is None else _labels.check_classes(values, self)
-
-    @property
-    def target(self) -> str | None:
-        """Name of the label column, or None."""
-        return self._target
-
-    @target.setter
-    def target(self, name):
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"target must be the label column's name (a str) or None, got "
-                            f"{name!r}")
-        self._target = name
-
-    @property
-    def feature_names(self) -> list[str] | None:
-        """Names of the raw input columns, or None."""
-        return self._feature_names
-
-    @feature_names.setter
-    def feature_names(self, names):
-        if names is not None:
-            if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
-                raise TypeError(f"feature_names must be a list of str, got {names!r}")
-            names = list(names)
-            if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
-                raise ValueError("feature_names must be distinct strings")
-            if len(names) != self.n_features_in:
-                raise ValueError(f"feature_names has {len(names)} names but the model takes "
-                                 f"{self.n_features_in} raw columns")
-        self._feature_names = names
-
-    def _encode_labels(self, y, name: str = "y"):
-        """Labels in the form of :attr:`classes` → class indices (``y`` as is without classes).
-
-        One-hot or probability rows (m, k) pass through unchanged.
-        """
-        return y if self._classes is None else _labels.encode(self._classes, y, name)
-
-    def _rows_view(self, X):
-        """A memory map as the first layer sees it: itself, or read through the steps."""
-        if not self._preprocessing:
-            return X
-        steps = _pre.check_steps(self._preprocessing, self.n_in)
-        return _pre.MappedRows(X, steps, self.n_in)
-
     @property
     def output_activation(self) -> Layer:
         return self.layers[-1]
 
     # ------------------------------------------------------------------ computation
-    def _check_X(self, X, name="X"):
-        """Raw rows ``X`` checked, run through the preprocessing: the first layer's input."""
-        if not self._preprocessing:
-            X = check_array(X, name, dtype=self.dtype)
-            if X.shape[1] != self.n_in:
-                raise ValueError(f"{name} has {X.shape[1]} features per sample but the model "
-                                 f"expects {self.n_in} (shape (m, {self.n_in}))")
-            return X
-        steps = _pre.check_steps(self._preprocessing, self.n_in)
-        X = check_array(X, name, dtype=np.float64)     # the steps compute in float64
-        n = self.n_features_in
-        if X.shape[1] != n:
-            raise ValueError(f"{name} has {X.shape[1]} features per sample but the model takes "
-                             f"{n} raw columns (shape (m, {n})); its preprocessing "
-                             f"({', '.join(type(s).__name__ for s in steps)}) makes the "
-                             f"{self.n_in} inputs of the first layer")
-        return check_array(_pre.apply(steps, X), f"{name} after the model's preprocessing",
-                           dtype=self.dtype)
-
     def _forward(self, A, training=False):
         """Forward over a column batch ``A`` (n_in, m); returns the output (n_out, m)."""
         for layer in self.layers:
@@ -366,7 +272,7 @@ class Sequential:
                        + " -> ".join(repr(step) for step in self._preprocessing)
                        + f" -> (m, {self.n_in})")
         if self._classes is not None:
-            out.append(f"classes: {_labels.preview(self._classes)}")
+            out.append(f"classes: {preview(self._classes)}")
         out.append(line)
         for j, r in enumerate(rows):
             out.append("  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c])

@@ -43,7 +43,7 @@ import os
 
 import numpy as np
 
-from . import _labels
+from . import _inputs
 from . import activations as _act
 from .layers import Dense
 from .preprocessing import FeatureMap, Standardizer
@@ -207,7 +207,7 @@ def _labels_metadata(helper, proto, model) -> None:
     """Record classes, target and feature names in ``proto.metadata_props`` (JSON strings)."""
     import json
 
-    entries = {"neuralab.classes": _labels.to_json(model.classes),
+    entries = {"neuralab.classes": _inputs.classes_to_json(model.classes),
                "neuralab.target": model.target, "neuralab.feature_names": model.feature_names}
     helper.set_model_props(proto, {k: json.dumps(v) for k, v in entries.items()
                                    if v is not None})

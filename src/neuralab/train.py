@@ -26,6 +26,7 @@ import numpy as np
 from . import _trainstate
 from . import losses as _losses
 from . import optim as _optim
+from ._inputs import MappedRows
 from ._validation import (
     check_array,
     check_bool,
@@ -38,7 +39,6 @@ from ._validation import (
 )
 from .activations import ReLU, Sigmoid, Softmax
 from .model import Objective
-from .preprocessing import MappedRows
 
 #: Metric names ``fit(metrics=...)`` and ``evaluate(metrics=...)`` know.
 METRICS = ("accuracy", "mse", "mae")
