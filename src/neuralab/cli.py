@@ -56,7 +56,8 @@ TRAIN_OPTIONS = {
     "dtype": (str, "float32", "float32 or float64"),
     "patience": (int, 0, "early stopping on val_loss after this many epochs (0: off)"),
     "checkpoint_every": (int, 0, "write a checkpoint every N steps (0: each epoch end)"),
-    "on_divergence": (str, "stop", "on NaN/inf: stop (keep the last finite model) or raise"),
+    "on_divergence": (str, "stop", "on NaN/inf: stop (finish the run folder with the last "
+                      "finite model) or raise (save it and the metrics, exit 3 at once)"),
     "name": (str, None, "run name (default: a timestamp)"),
     "out_dir": (str, "runs", "folder of the run folders"),
 }
