@@ -276,14 +276,10 @@ def check_steps(steps, n_in: int) -> list:
 
 
 def input_width(steps, n_in: int) -> int:
-    """Raw columns a pipeline reads: the first width a step fixes (``n_in`` if none)."""
-    width = n_in
-    for step in reversed(steps):
-        if step.n_features_in is not None:
-            width = step.n_features_in
-        elif step.n_features_out is not None:
-            width = step.n_features_out
-    return width
+    """Raw columns a pipeline reads: the first ``n_features_in`` a step fixes (else ``n_in``:
+    steps of any width keep it)."""
+    fixed = [step.n_features_in for step in steps if step.n_features_in is not None]
+    return fixed[0] if fixed else n_in
 
 
 def apply(steps, X) -> np.ndarray:
