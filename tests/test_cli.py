@@ -62,21 +62,22 @@ def test_train_writes_the_run_folder(moons_run):
 
 
 def test_train_summary_matches_the_saved_model(moons_run, capsys):
-    ds = nl.data.load("moons", val_size=0.1, seed=0)
-    model = nl.load(moons_run / "model.safetensors")
+    ds = nl.data.load("moons", val_size=0.1, seed=0, standardize=False)
+    model = nl.load(moons_run / "model.safetensors")     # takes raw inputs: it scales them
     acc = nl.evaluate(model, ds.X_test, ds.y_test)["accuracy"]
     code, out, _ = _run(capsys, "evaluate", str(moons_run / "model.safetensors"),
                         "--data", "moons")
     assert code == 0
-    # `evaluate --data moons` uses the default split (val_size 0): same test part? check
-    ds0 = nl.data.load("moons", seed=0)
+    # `evaluate --data moons` uses the run's split: the same test part as the line above
+    ds0 = nl.data.load("moons", seed=0, standardize=False)
     acc0 = nl.evaluate(model, ds0.X_test, ds0.y_test)["accuracy"]
+    assert acc0 == acc
     line = next(x for x in out.splitlines() if x.startswith("test accuracy"))
     assert float(line.split()[-1]) == pytest.approx(acc0, abs=1e-4)
     assert acc > 0.8
 
 
-def test_predict_applies_the_runs_scaling(moons_run, tmp_path, capsys):
+def test_predict_applies_the_models_scaling(moons_run, tmp_path, capsys):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(7, 2))
     src = tmp_path / "in.csv"
@@ -86,11 +87,14 @@ def test_predict_applies_the_runs_scaling(moons_run, tmp_path, capsys):
                         "--output", str(dest))
     assert code == 0 and "7 predictions" in out
     lines = dest.read_text().splitlines()
-    assert lines[0] == "prediction,p0,p1"
+    assert lines[0] == "prediction,p_0,p_1"              # a column per class, by label
     got = np.array([[float(v) for v in row.split(",")] for row in lines[1:]])
-    config = json.loads((moons_run / "config.json").read_text())
-    scaled = (X - np.array(config["scaler"]["mean"])) / np.array(config["scaler"]["scale"])
     model = nl.load(moons_run / "model.safetensors")
+    (scaler,) = model.preprocessing                      # the training part's statistics
+    ds = nl.data.load("moons", val_size=0.1, seed=0)
+    np.testing.assert_array_equal(scaler.mean_, ds.scaler.mean_)
+    scaled = (X - scaler.mean_) / scaler.scale_
+    model.preprocessing = []
     np.testing.assert_array_equal(got[:, 0], model.predict(scaled))
     np.testing.assert_allclose(got[:, 1:], model.predict_proba(scaled), atol=1e-5)
     npy = tmp_path / "in.npy"
@@ -234,7 +238,9 @@ def test_divergence_is_reported_and_the_run_still_written(tmp_path, capsys):
     assert "diverged" in out and "test accuracy" in out
     assert np.isfinite(nl.load(tmp_path / "div" / "model.safetensors").params).all()
     code, _, err = _run(capsys, *argv, "--on-divergence", "raise", "--name", "div2")
-    assert code == 1 and err.startswith("neuralab: error: training diverged")
+    assert code == 3 and err.startswith("neuralab: error: training diverged")
+    assert np.isfinite(nl.load(tmp_path / "div2" / "model.safetensors").params).all()
+    assert (tmp_path / "div2" / "metrics.csv").exists()
 
 
 def test_cli_imports_matplotlib_only_to_draw():
@@ -243,3 +249,233 @@ def test_cli_imports_matplotlib_only_to_draw():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------------------- the model file
+def _iris_csv(folder):
+    """scikit-learn's iris with the species as text, and the virginica rows alone."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    header = "sepal_length,sepal_width,petal_length,petal_width,species"
+    rows = [",".join([*(f"{v:g}" for v in x), iris.target_names[t]])
+            for x, t in zip(iris.data, iris.target, strict=True)]
+    (folder / "iris_str.csv").write_text("\n".join([header, *rows]) + "\n")
+    virginica = [r for r in rows if r.endswith(",virginica")]
+    (folder / "virginica.csv").write_text("\n".join([header, *virginica]) + "\n")
+    return folder / "iris_str.csv", folder / "virginica.csv"
+
+
+def _accuracy(out):
+    return float(next(x for x in out.splitlines() if x.startswith("test accuracy")).split()[-1])
+
+
+def test_a_model_copied_alone_evaluates_and_predicts_text_labels(tmp_path, capsys):
+    """The acceptance scenario of issue 15: text labels, the model file alone elsewhere."""
+    data, virginica = _iris_csv(tmp_path)
+    code, _, _ = _run(capsys, "train", "--data", str(data), "--label", "species", "--hidden",
+                      "16", "--out-dir", str(tmp_path / "runs"), "--name", "iris_s")
+    assert code == 0
+    alone = tmp_path / "elsewhere" / "model.safetensors"
+    alone.parent.mkdir()
+    alone.write_bytes((tmp_path / "runs" / "iris_s" / "model.safetensors").read_bytes())
+    model = nl.load(alone)
+    assert model.classes.tolist() == ["setosa", "versicolor", "virginica"]
+    assert model.target == "species"
+    X, y = nl.data.load_csv(data, label="species", encode_labels=False)
+    expected = nl.evaluate(model, X, y)["accuracy"]
+    for path in (tmp_path / "runs" / "iris_s" / "model.safetensors", alone):
+        code, out, err = _run(capsys, "evaluate", str(path), "--data", str(data))
+        assert code == 0 and err == ""
+        assert _accuracy(out) == pytest.approx(expected, abs=5e-5)
+    Xv, yv = nl.data.load_csv(virginica, label="species", encode_labels=False)
+    right = float(np.mean(model.predict(Xv) == "virginica"))
+    code, out, _ = _run(capsys, "evaluate", str(alone), "--data", str(virginica))
+    assert code == 0 and _accuracy(out) == pytest.approx(right, abs=5e-5) and right > 0.5
+    code, out, _ = _run(capsys, "predict", str(alone), str(virginica))
+    lines = out.splitlines()
+    assert lines[0] == "prediction,p_setosa,p_versicolor,p_virginica"
+    assert [line.split(",")[0] for line in lines[1:]] == model.predict(Xv).tolist()
+    P = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    np.testing.assert_allclose(P, model.predict_proba(Xv), atol=1e-5)
+
+
+def test_evaluate_uses_the_runs_label_column(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 3))
+    y = (X[:, 0] - X[:, 2] > 0).astype(int)
+    path = tmp_path / "first.csv"
+    np.savetxt(path, np.c_[y, X], delimiter=",", header="label,a,b,c", comments="",
+               fmt=["%d", "%.6f", "%.6f", "%.6f"])
+    code, _, _ = _run(capsys, "train", "--data", str(path), "--label", "0", "--epochs", "20",
+                      "--out-dir", str(tmp_path), "--name", "first")
+    assert code == 0
+    model = nl.load(tmp_path / "first" / "model.safetensors")
+    assert model.target == "label" and model.feature_names == ["a", "b", "c"]
+    code, out, _ = _run(capsys, "evaluate", str(tmp_path / "first" / "model.safetensors"),
+                        "--data", str(path))
+    assert code == 0
+    assert _accuracy(out) == pytest.approx(nl.evaluate(model, X, y)["accuracy"], abs=5e-5)
+
+
+def _strip_to_version_1(path):
+    """Rewrite a model file as neuralab's format 1 wrote it: no preprocessing, no labels."""
+    import struct
+
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header["__metadata__"]
+    header["__metadata__"] = {"format": "neuralab", "format_version": "1",
+                              "config": meta["config"], "dtype": meta["dtype"]}
+    blob = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + n:])
+
+
+def test_an_old_model_file_still_works_and_says_what_it_lacks(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.c_[X, y], delimiter=",", header="a,b,y", comments="",
+               fmt=["%.6f", "%.6f", "%d"])
+    model = nl.MLP([2, 4, 2], seed=0)
+    old = tmp_path / "old.safetensors"
+    nl.save(model, old)
+    _strip_to_version_1(old)
+    code, out, err = _run(capsys, "evaluate", str(old), "--data", str(path))
+    assert code == 0
+    assert _accuracy(out) == pytest.approx(nl.evaluate(model, X, y)["accuracy"], abs=5e-5)
+    (line,) = err.splitlines()
+    assert line.startswith("neuralab: warning: ") and "records no input preprocessing (the " \
+        "inputs are used as given) and no class labels" in line
+    inputs = tmp_path / "inputs.csv"
+    np.savetxt(inputs, X, delimiter=",", header="a,b", comments="")
+    code, out, err = _run(capsys, "predict", str(old), str(inputs))
+    assert code == 0 and out.splitlines()[0] == "prediction,p0,p1"
+    assert [int(r.split(",")[0]) for r in out.splitlines()[1:]] == model.predict(X).tolist()
+    assert "no class labels" in err
+    code, _, err = _run(capsys, "evaluate", str(old), "--data", str(path), "--no-scale")
+    assert code == 0 and "no input preprocessing" not in err   # --no-scale asked for none
+
+
+def test_no_scale_skips_the_models_preprocessing(moons_run, capsys):
+    path = moons_run / "model.safetensors"
+    code, out, _ = _run(capsys, "evaluate", str(path), "--data", "moons", "--no-scale")
+    assert code == 0
+    model = nl.load(path)
+    model.preprocessing = []
+    ds = nl.data.load("moons", seed=0, standardize=False)
+    assert _accuracy(out) == pytest.approx(nl.evaluate(model, ds.X_test, ds.y_test)["accuracy"],
+                                           abs=5e-5)
+
+
+def test_predict_into_a_missing_folder_is_a_clear_error(moons_run, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    np.savetxt(src, np.ones((3, 2)), delimiter=",")
+    code, _, err = _run(capsys, "predict", str(moons_run / "model.safetensors"), str(src),
+                        "--output", str(tmp_path / "nodir" / "p.csv"))
+    assert code == 2 and "Errno" not in err
+    assert err.startswith("neuralab: error: --output ") and "does not exist" in err
+
+
+# ---------------------------------------------------------------------------- resume
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished")
+    assert main(["train", "--data", "iris", "--hidden", "8", "--epochs", "4",
+                 "--out-dir", str(out), "--name", "r"]) == 0
+    return out / "r"
+
+
+def _copy(run, tmp_path):
+    import shutil
+
+    return shutil.copytree(run, tmp_path / "runs" / "r")
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--hidden", "16"], "--hidden [16] (the run has [8])"),
+    (["--data", "wine"], "--dataset 'wine' (the run has 'iris')"),
+    (["--lr", "0.5"], "--lr 0.5 (the run has 0.003)"),
+    (["--epochs", "8"], "--epochs 8 (the run has 4). To train more epochs, pass "
+                        "--extend-epochs N"),
+    (["--name", "other"], "--name 'other'"),
+])
+def test_a_refused_resume_writes_nothing(finished_run, tmp_path, capsys, extra, named):
+    run = _copy(finished_run, tmp_path)
+    before = _files(run)
+    code, _, err = _run(capsys, "train", "--resume", str(run), *extra)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "refusing options that would change it" in err and named in err
+    assert _files(run) == before and not (tmp_path / "runs" / "other").exists()
+    code, out, _ = _run(capsys, "train", "--resume", str(run))       # the run still resumes
+    assert code == 0 and "already trained its 4 epochs" in out
+    assert json.loads((run / "config.json").read_text()) == json.loads(before["config.json"])
+
+
+def test_a_resume_whose_data_changed_is_refused_before_writing(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.c_[X, y], delimiter=",", header="a,b,y", comments="",
+               fmt=["%.6f", "%.6f", "%d"])
+    assert main(["train", "--data", str(path), "--epochs", "2", "--out-dir",
+                 str(tmp_path / "runs"), "--name", "d"]) == 0
+    run = tmp_path / "runs" / "d"
+    before = _files(run)
+    np.savetxt(path, np.c_[X[:50], y[:50]], delimiter=",", header="a,b,y", comments="",
+               fmt=["%.6f", "%.6f", "%d"])
+    code, _, err = _run(capsys, "train", "--resume", str(run))
+    assert code == 2 and "the checkpoint was written with m=42 but this run has m=35" in err
+    assert _files(run) == before
+
+
+def test_extend_epochs_continues_on_the_stated_longer_schedule(finished_run, tmp_path, capsys):
+    run = _copy(finished_run, tmp_path)
+    code, _, err = _run(capsys, "train", "--extend-epochs", "3")
+    assert code == 2 and "--extend-epochs applies to a resumed run" in err
+    code, out, _ = _run(capsys, "train", "--resume", str(run), "--extend-epochs", "3")
+    assert code == 0
+    assert "the cosine schedule's horizon becomes t_max = 7 epochs (it was 4)" in out
+    assert json.loads((run / "config.json").read_text())["epochs"] == 7
+    rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()]
+    lr = [float(r[rows[0].index("lr")]) for r in rows[1:]]
+    old, new = nl.schedules.CosineAnnealing(3e-3, 4), nl.schedules.CosineAnnealing(3e-3, 7)
+    assert lr == pytest.approx([old(t) for t in range(4)] + [new(t) for t in range(4, 7)])
+    code, out, _ = _run(capsys, "train", "--resume", str(run))
+    assert code == 0 and "already trained its 7 epochs" in out
+
+
+# ---------------------------------------------------------------------------- smaller ones
+def test_test_size_zero_trains_without_a_test_part(tmp_path, capsys):
+    code, out, _ = _run(capsys, "train", "--data", "moons", "--test-size", "0", "--epochs", "2",
+                        "--out-dir", str(tmp_path), "--name", "all")
+    assert code == 0 and "none (--test-size 0)" in out
+    code, _, err = _run(capsys, "evaluate", str(tmp_path / "all" / "model.safetensors"),
+                        "--data", "moons")
+    assert code == 2 and "has no test part" in err
+
+
+@pytest.mark.parametrize("target, message", [
+    (lambda X: 3.7 * X[:, 0] + 0.01, "holds real numbers (80 distinct values"),
+    (lambda X: np.arange(len(X)) * 3, "80 distinct values and 80 of them occur in one row"),
+])
+def test_a_regression_csv_says_train_trains_classifiers(tmp_path, capsys, target, message):
+    X = np.random.default_rng(4).normal(size=(80, 2))
+    path = tmp_path / "reg.csv"
+    np.savetxt(path, np.c_[X, target(X)], delimiter=",", header="a,b,t", comments="")
+    code, _, err = _run(capsys, "train", "--data", str(path), "--out-dir", str(tmp_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert message in err and "trains classifiers" in err
+    assert not list(tmp_path.glob("*/config.json"))
+
+
+def test_lab_errors_carry_the_prefix(capsys):
+    code, _, err = _run(capsys, "lab", "run", "bogus")
+    assert code == 2 and err.startswith("neuralab: error: unknown experiment 'bogus'")

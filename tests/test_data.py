@@ -566,3 +566,25 @@ def test_download_rejects_a_corrupt_file_and_leaves_nothing(tmp_path, monkeypatc
     assert list((tmp_path / "d").iterdir()) == []
     with pytest.raises(ValueError, match="mnist"):
         data.download("cifar", tmp_path)
+
+
+def test_a_split_part_of_size_zero_is_none():
+    ds = data.load("digits", test_size=0.0)
+    assert ds.X_test is None and ds.y_test is None and len(ds.y_train) == 1797
+    assert "test" not in repr(ds)
+    ds = data.load("iris", test_size=0.0, val_size=0.2, seed=3)
+    assert ds.X_test is None and len(ds.y_val) == 30 and len(ds.y_train) == 120
+
+
+def test_load_csv_can_keep_text_labels_and_names(tmp_path):
+    (tmp_path / "s.csv").write_text("a,b,kind\n1,2,cat\n3,4,dog\n5,6,cat\n")
+    X, y, names, label = data.load_csv(tmp_path / "s.csv", label="kind", encode_labels=False,
+                                       return_names=True)
+    assert y.tolist() == ["cat", "dog", "cat"] and y.dtype.kind == "U"
+    assert (names, label) == (["a", "b"], "kind")
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4], [5, 6]])
+    _, codes = data.load_csv(tmp_path / "s.csv", label="kind")
+    assert codes.tolist() == [0, 1, 0]
+    (tmp_path / "n.csv").write_text("y,p,q\n1,2,3\n0,5,6\n")
+    X, y, names, label = data.load_csv(tmp_path / "n.csv", label=0, return_names=True)
+    assert (names, label, y.tolist()) == (["p", "q"], "y", [1, 0])

@@ -61,7 +61,7 @@ def test_model_file_is_plain_safetensors_readable_by_the_library(tmp_path):
     np.testing.assert_array_equal(load_file(path)["params"], model.params)
     with safe_open(path, framework="numpy") as f:
         meta = f.metadata()
-    assert meta["format"] == "neuralab" and meta["format_version"] == "1"
+    assert meta["format"] == "neuralab" and meta["format_version"] == "2"
     assert meta["dtype"] == "float32"
     assert json.loads(meta["config"]) == model.get_config()
     with open(path, "rb") as f:

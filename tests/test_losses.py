@@ -72,3 +72,12 @@ def test_bad_targets(loss, y, match):
 def test_unknown_loss_name():
     with pytest.raises(ValueError, match="unknown loss"):
         nl.losses.get("hinge")
+
+
+def test_binary_loss_on_two_outputs_names_the_cause():
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=r"BinaryCrossEntropy got y of shape \(60,\) .* but the "
+                                         r"model has 2 outputs.*one sigmoid output unit.*"
+                                         r"CrossEntropy"):
+        nl.fit(nl.MLP([4, 8, 2]), X, y, loss=nl.BinaryCrossEntropy())

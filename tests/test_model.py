@@ -160,3 +160,55 @@ def test_summary_and_config_roundtrip():
     clone.params[...] = model.params
     X = np.random.default_rng(0).normal(size=(5, 4))
     np.testing.assert_array_equal(clone.forward(X), model.forward(X))
+
+
+@pytest.mark.parametrize("name, shape", [("W", (8, 4)), ("b", (8, 1)), ("dW", (8, 4)),
+                                         ("db", (8, 1))])
+def test_assigning_a_weight_copies_into_theta(name, shape, tmp_path):
+    model = nl.MLP([4, 8, 2], seed=0)
+    layer = model.layers[0]
+    view = getattr(layer, name)
+    flat = model.params if name in ("W", "b") else model.grads
+    setattr(layer, name, np.full(shape, 0.5))
+    assert getattr(layer, name) is view and np.shares_memory(view, flat)   # still the view
+    assert np.all(view == 0.5)
+    if name in ("W", "b"):                                   # θ changed, so files keep it
+        nl.save(model, tmp_path / "m.safetensors")
+        X = np.ones((3, 4))
+        np.testing.assert_array_equal(nl.load(tmp_path / "m.safetensors").forward(X),
+                                      model.forward(X))
+    with pytest.raises(ValueError, match=rf"{name} must have shape \(8, .*got \(4, 8\).*"
+                                         rf"layer\.{name}\[\.\.\.\] = \.\.\."):
+        setattr(layer, name, np.ones((4, 8)))
+    assert np.all(view == 0.5)                              # a refused value changes nothing
+
+
+def test_a_weight_set_by_assignment_is_trained_by_fit():
+    X = np.random.default_rng(0).normal(size=(32, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = nl.MLP([4, 8, 2], seed=0, dtype="float64")
+    model.layers[0].W = np.ones((8, 4))
+    model.layers[0].b = np.zeros(8)                          # (n_out,) like torch's bias
+    nl.fit(model, X, y, optimizer="sgd", epochs=1)
+    assert not np.all(model.layers[0].W == 1.0)              # updated through θ
+    unbound = nl.Dense(4, 8)
+    with pytest.raises(ValueError, match="until the layer is in a model"):
+        unbound.W = np.ones((8, 4))
+
+
+@pytest.mark.parametrize("copy_of", [lambda m: __import__("copy").deepcopy(m),
+                                     lambda m: __import__("pickle").loads(
+                                         __import__("pickle").dumps(m))])
+def test_a_copied_model_keeps_its_weights_inside_theta(copy_of):
+    X = np.random.default_rng(1).normal(size=(16, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = nl.MLP([4, 8, 2], seed=0, dtype="float64")
+    twin = copy_of(model)
+    for layer, sl in zip(twin.layers, twin._slices, strict=True):
+        if layer.n_params:
+            assert np.shares_memory(layer.W, twin.params[sl])
+            assert np.shares_memory(layer.dW, twin.grads[sl])
+    np.testing.assert_array_equal(twin.forward(X), model.forward(X))
+    nl.fit(twin, X, y, optimizer="sgd", epochs=1, seed=0)
+    nl.fit(model, X, y, optimizer="sgd", epochs=1, seed=0)
+    np.testing.assert_array_equal(twin.forward(X), model.forward(X))   # trained, not stale

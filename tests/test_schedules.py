@@ -131,3 +131,21 @@ def test_fit_uses_warmup_per_step():
     nl.fit(model, X, y, loss="mse", optimizer=nl.optim.SGD(0.1), schedule=sched,
            schedule_per="step", epochs=2, batch_size=4, shuffle=False, callbacks=[Spy()])
     assert seen == [sched(t) for t in range(6)]
+
+
+def test_cosine_after_t_max_holds_or_follows_torch():
+    """Past t_max torch's CosineAnnealingLR rises again; after="cosine" follows it exactly,
+    the default after="hold" stays at lr_min (the two agree up to t_max)."""
+    t_max, n = 6, 3 * 6 + 2
+    ref = _torch_lrs(lambda o, L: L.CosineAnnealingLR(o, t_max, 0.01), n, 0.1)
+    follow = S.CosineAnnealing(0.1, t_max, 0.01, after="cosine")
+    hold = S.CosineAnnealing(0.1, t_max, 0.01)
+    closed = [0.01 + 0.5 * 0.09 * (1 + math.cos(math.pi * t / t_max)) for t in range(n)]
+    np.testing.assert_allclose([follow(t) for t in range(n)], ref, rtol=1e-12)
+    np.testing.assert_allclose([follow(t) for t in range(n)], closed, rtol=1e-15)
+    assert follow(2 * t_max) == pytest.approx(0.1, rel=1e-15)      # back at lr_max
+    assert [hold(t) for t in range(t_max + 1)] == [follow(t) for t in range(t_max + 1)]
+    assert [hold(t) for t in range(t_max, n)] == [0.01] * (n - t_max)
+    assert hold.get_config()["after"] == "hold"
+    with pytest.raises(ValueError, match=r"after must be one of 'hold', 'cosine'; got 'restart'"):
+        S.CosineAnnealing(0.1, t_max, after="restart")

@@ -253,3 +253,39 @@ def test_nan_input_and_one_class_are_rejected(iris):
         NeuralNetRegressor().fit(X, ytr)
     with pytest.raises(ValueError, match="at least 2 classes"):
         NeuralNetClassifier().fit(Xtr, np.zeros(len(Xtr)))
+
+
+@quiet
+def test_model_carries_the_labels_and_the_frame_names(iris, tmp_path):
+    pd = pytest.importorskip("pandas")
+    Xtr, _, ytr, _ = iris
+    names = np.array(["setosa", "versicolor", "virginica"])
+    frame = pd.DataFrame(Xtr, columns=["sl", "sw", "pl", "pw"])
+    clf = NeuralNetClassifier((8,), lr=1e-2, epochs=30, random_state=0)
+    clf.fit(frame, pd.Series(names[ytr], name="species"))
+    model = clf.model_
+    assert model.classes.tolist() == clf.classes_.tolist()
+    assert model.feature_names == ["sl", "sw", "pl", "pw"] and model.target == "species"
+    np.testing.assert_array_equal(model.predict(Xtr), clf.predict(frame))
+    nl.save(model, tmp_path / "clf.safetensors")
+    assert nl.load(tmp_path / "clf.safetensors").predict(Xtr).tolist() == \
+        clf.predict(frame).tolist()
+    reg = NeuralNetRegressor((4,), epochs=3, random_state=0).fit(Xtr, Xtr[:, 0])
+    assert reg.model_.classes is None and reg.model_.feature_names is None
+
+
+@quiet
+def test_warm_start_rebuilds_when_the_architecture_changes(iris):
+    Xtr, _, ytr, _ = iris
+    clf = NeuralNetClassifier((8,), epochs=3, warm_start=True, random_state=0).fit(Xtr, ytr)
+    clf.set_params(hidden_layer_sizes=(16, 4))
+    with pytest.warns(UserWarning, match="rebuilt from scratch"):
+        clf.fit(Xtr, ytr)
+    assert [d.n_out for d in clf.model_.layers if isinstance(d, nl.Dense)] == [16, 4, 3]
+    assert clf.get_params()["hidden_layer_sizes"] == (16, 4)
+    assert clf.n_iter_ == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)          # same architecture: no rebuild
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(Xtr, ytr)
+    assert clf.n_iter_ == 6

@@ -16,9 +16,13 @@ from . import (
     losses,
     newton,
     optim,
+    preprocessing,
     regularizers,
+    report,
     schedules,
 )
+from ._sysinfo import show_config
+from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from .io import load, save
@@ -26,19 +30,8 @@ from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
 from .model import MLP, LogisticRegression, Perceptron, Sequential
 from .onnx import export_onnx
-from ._sysinfo import show_config
-from ._version import __version__
+from .preprocessing import FeatureMap, Standardizer
 from .train import DivergenceError, History, evaluate, fit
-
-
-def __getattr__(name):
-    # nl.distributed is imported on first use: it imports the core, never the reverse
-    if name == "distributed":
-        import importlib
-
-        return importlib.import_module(f"{__name__}.distributed")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 __all__ = [
     "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
@@ -46,7 +39,20 @@ __all__ = [
     "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
     "losses", "optim", "regularizers", "schedules", "hessian", "newton", "gradcheck",
     "interop", "export_onnx",
-    "data", "io", "load", "save", "distributed",
-    "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping", "ModelCheckpoint",
-    "ReduceLROnPlateau", "show_config",
+    "data", "io", "load", "save", "distributed", "preprocessing", "report", "FeatureMap",
+    "Standardizer", "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping",
+    "ModelCheckpoint", "ReduceLROnPlateau", "show_config",
 ]
+
+#: Documented subpackages loaded on first use: they import heavier libraries (the lab's
+#: matplotlib experiments, scikit-learn's estimator API, MPI) or sit above the core, which
+#: never imports them (``nl.distributed``, ``nl.playground``).
+_LAZY = ("lab", "sklearn", "distributed", "playground")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'neuralab' has no attribute {name!r}")

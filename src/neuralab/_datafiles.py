@@ -11,8 +11,9 @@ import numpy as np
 from ._validation import check_int, lookup
 
 
-def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ","):
-    """Read a numeric CSV file into ``(X, y)``; ``label`` names the target column.
+def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ",",
+             encode_labels: bool = True, return_names: bool = False):
+    """Read a CSV file of numeric features into ``(X, y)``; ``label`` names the target column.
 
     Parameters
     ----------
@@ -22,24 +23,45 @@ def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ","):
     header : bool, default True
         Whether the first line holds column names.
     delimiter : str, default ","
+    encode_labels : bool, default True
+        Text labels become 0, 1, ... in sorted order of the distinct texts; ``False`` returns
+        them as they are (a str array), e.g. to record them as a model's ``classes``.
+    return_names : bool, default False
+        Also return the feature columns' names and the label column's name (with
+        ``header=False``: the column indices as strings).
 
     Returns
     -------
     X : ndarray (m, n_features) float64
     y : ndarray (m,)
-        int64 if every label is an integer, float64 for other numbers; text labels are
-        encoded as 0, 1, ... in sorted order of the distinct texts.
+        int64 if every label is an integer, float64 for other numbers; text labels as
+        ``encode_labels`` says.
+    feature_names : list of str
+        Only with ``return_names=True``.
+    label_name : str
+        Only with ``return_names=True``.
 
     Raises
     ------
     ValueError
         For a ragged row or text in a feature column, naming the file, line and column.
     """
-    import csv
-
     path = _fspath(path)
     if isinstance(label, str) and not header:
         raise ValueError("label is a column name but header=False; pass its index instead")
+    X, y, names, j = _read_csv(path, label, header, delimiter)
+    if y.dtype.kind == "U" and encode_labels:
+        _, y = np.unique(y, return_inverse=True)
+        y = y.astype(np.int64)
+    if return_names:
+        return X, y, [n for k, n in enumerate(names) if k != j], names[j]
+    return X, y
+
+
+def _read_csv(path, label, header, delimiter):
+    """``(X, y, column names, label column index)``; text labels come back as a str array."""
+    import csv
+
     fast = _load_csv_numeric(path, label, header, delimiter)
     if fast is not None:
         return fast
@@ -79,11 +101,10 @@ def load_csv(path, label=-1, *, header: bool = True, delimiter: str = ","):
     X = X.reshape(len(rows), len(features))
     labels = [row[j].strip() for _, row in rows]
     try:
-        y = np.array([float(v) for v in labels])
+        y = _integral_labels(np.array([float(v) for v in labels]))
     except ValueError:
-        _, y = np.unique(np.array(labels), return_inverse=True)
-        return X, y.astype(np.int64)
-    return X, _integral_labels(y)
+        y = np.array(labels, dtype=str)
+    return X, y, names, j
 
 
 def _load_csv_numeric(path, label, header, delimiter):
@@ -110,7 +131,7 @@ def _load_csv_numeric(path, label, header, delimiter):
     if table.shape[0] == 0 or table.shape[1] != len(names):
         return None
     j = _label_column(path, label, names)
-    return np.delete(table, j, axis=1), _integral_labels(table[:, j].copy())
+    return np.delete(table, j, axis=1), _integral_labels(table[:, j].copy()), names, j
 
 
 def _label_column(path, label, names) -> int:

@@ -22,7 +22,6 @@ system's page cache decides what stays in memory.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +37,8 @@ from ._datafiles import (
     load_npz,
 )
 from ._datasets import GENERATORS, load_mnist1d, load_mnist5k, load_sklearn
-from ._validation import check_array, check_bool, check_float, check_int, check_seed, lookup
+from ._validation import check_bool, check_float, check_int, check_seed, lookup
+from .preprocessing import Standardizer
 
 __all__ = [
     "DATASETS", "DOWNLOADS", "Dataset", "Standardizer", "batches", "download", "list_datasets",
@@ -75,7 +75,8 @@ def list_datasets() -> list[str]:
 
 @dataclass
 class Dataset:
-    """A split, scaled data set. Samples are rows; ``X_val``/``y_val`` are None without one.
+    """A split, scaled data set. Samples are rows; a part of size 0 (``val_size=0``,
+    ``test_size=0``) is None.
 
     Attributes
     ----------
@@ -95,8 +96,8 @@ class Dataset:
     y_train: np.ndarray
     X_val: np.ndarray | None
     y_val: np.ndarray | None
-    X_test: np.ndarray
-    y_test: np.ndarray
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
     n_features: int
     n_classes: int | None
     task: str
@@ -115,90 +116,6 @@ class Dataset:
 
 
 # ---------------------------------------------------------------------------- preprocessing
-class Standardizer:
-    r"""Scale each feature to zero mean and unit variance, with statistics from ``fit``.
-
-    .. math::
-
-        x' = \frac{x - \mu}{\sigma}
-
-    μ is ``mean_`` and σ is ``scale_`` (the population standard deviation) of each column of
-    the ``X`` given to :meth:`fit`. A constant column has σ = 0 (or, computed in floating
-    point, σ within rounding noise of μ); its ``scale_`` is set to 1 so it maps to 0 instead of
-    NaN or noise amplified to ±1 (scikit-learn's ``StandardScaler`` uses the same test). Fit on the
-    training set only, then transform validation and test data with the same μ and σ.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> s = Standardizer().fit(np.array([[0.0, 5.0], [2.0, 5.0]]))
-    >>> s.transform(np.array([[1.0, 5.0], [4.0, 5.0]]))
-    array([[0., 0.],
-           [3., 0.]])
-    """
-
-    def __init__(self):
-        self.mean_ = self.scale_ = None
-
-    def fit(self, X, chunk_size: int | None = None) -> Standardizer:
-        """Learn μ and σ from ``X`` (m, n) in one pass, ``chunk_size`` rows at a time.
-
-        Chunks keep memory flat when ``X`` is a memory map larger than RAM (:func:`load_npy`);
-        by default a chunk holds about 4 million values (32 MB). The chunks' means and sums of
-        squared deviations, taken about the first chunk's mean for precision, are merged with
-        Chan, Golub and LeVeque's pairwise update, so the file is read once.
-        """
-        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.size == 0:
-            X = check_array(X, "X")            # lists, wrong shapes: a clear error
-        m, n = X.shape
-        rows = max(1, 2**22 // n) if chunk_size is None else \
-            check_int(chunk_size, "chunk_size", minimum=1)
-        count, mean, M2 = 0, np.zeros(n), np.zeros(n)     # of X - shift, for precision
-        lo, hi, shift = np.full(n, np.inf), np.full(n, -np.inf), None
-        for start in range(0, m, rows):
-            C = check_array(X[start:start + rows], "X")
-            lo, hi = np.minimum(lo, C.min(axis=0)), np.maximum(hi, C.max(axis=0))
-            shift = C.mean(axis=0) if shift is None else shift
-            C = C - shift
-            k, mu = len(C), C.mean(axis=0)
-            D = C - mu
-            delta, total = mu - mean, count + k
-            mean = mean + delta * (k / total)
-            M2 = M2 + np.einsum("ij,ij->j", D, D) + delta**2 * (count * k / total)
-            count = total
-        mean, var = shift + mean, M2 / m
-        eps = np.finfo(np.float64).eps   # σ below rounding noise of μ: a constant column
-        constant = (lo == hi) | (var <= m * eps * var + (m * np.abs(mean) * eps) ** 2)
-        self.mean_ = np.where(lo == hi, lo, mean)
-        self.scale_ = np.where(constant, 1.0, np.sqrt(var))
-        return self
-
-    def _check(self, X):
-        if self.mean_ is None:
-            raise ValueError("this Standardizer is not fitted yet; call fit(X_train) first")
-        X = check_array(X, "X")
-        if self.mean_.ndim and X.shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} features but the Standardizer was fit on "
-                             f"{self.mean_.shape[0]}")
-        return X
-
-    def transform(self, X) -> np.ndarray:
-        return (self._check(X) - self.mean_) / self.scale_
-
-    def fit_transform(self, X) -> np.ndarray:
-        return self.fit(X).transform(X)
-
-    def inverse_transform(self, X) -> np.ndarray:
-        return self._check(X) * self.scale_ + self.mean_
-
-    @classmethod
-    def from_stats(cls, mean, scale) -> Standardizer:
-        """A fitted Standardizer with the given μ and σ (e.g. mean 0, scale 255 for pixels)."""
-        s = cls()
-        s.mean_, s.scale_ = np.asarray(mean, dtype=np.float64), np.asarray(scale, np.float64)
-        return s
-
-
 def one_hot(y, n_classes: int | None = None) -> np.ndarray:
     """One-hot encode integer labels: ``Y[i, y[i]] = 1``, shape (m, n_classes), float64.
 
@@ -304,9 +221,10 @@ def load(name: str, *, test_size=0.2, val_size=0.0, seed: int = 0, standardize: 
     name : str
         One of :data:`DATASETS` (``list_datasets()``).
     test_size, val_size : float
-        Fractions of the data held out for testing and validation (``val_size=0``: no
-        validation set). ``mnist1d`` keeps the paper's own 4,000/1,000 train/test split and
-        ignores ``test_size``; its validation set comes out of the training part.
+        Fractions of the data held out for testing and validation; a part of size 0 is None
+        (``val_size=0``: no validation set, ``test_size=0``: no test set). ``mnist1d`` keeps
+        the paper's own 4,000/1,000 train/test split and ignores ``test_size``; its
+        validation set comes out of the training part.
     seed : int
         Seeds the split and the synthetic generators.
     standardize : bool
@@ -354,19 +272,29 @@ def load(name: str, *, test_size=0.2, val_size=0.0, seed: int = 0, standardize: 
             X, y, test_size=test_size, val_size=val_size, stratify=not regression, seed=seed)
     scaler = None
     if standardize:
-        scaler = (Standardizer.from_stats(0.0, _PIXEL_RANGE[key]) if key in _PIXEL_RANGE
-                  else Standardizer().fit(X_train))
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-        X_val = None if X_val is None else scaler.transform(X_val)
-    as_x = functools.partial(np.asarray, dtype=np.float64)
-    as_y = functools.partial(np.asarray, dtype=np.float64 if regression else np.int64)
+        scaler = _default_scaler(key, X_train)
+        X_train, X_val, X_test = (None if X is None else scaler.transform(X)
+                                  for X in (X_train, X_val, X_test))
+
+    def as_x(X):
+        return None if X is None else np.asarray(X, dtype=np.float64)
+
+    def as_y(y):
+        return None if y is None else np.asarray(y, np.float64 if regression else np.int64)
+
     return Dataset(
-        X_train=as_x(X_train), y_train=as_y(y_train),
-        X_val=None if X_val is None else as_x(X_val), y_val=None if y_val is None else as_y(y_val),
+        X_train=as_x(X_train), y_train=as_y(y_train), X_val=as_x(X_val), y_val=as_y(y_val),
         X_test=as_x(X_test), y_test=as_y(y_test), n_features=int(np.shape(X_train)[1]),
         n_classes=None if regression else int(np.max(y_train)) + 1,
         task="regression" if regression else "classification", name=key,
         description=DATASETS[key], scaler=scaler)
+
+
+def _default_scaler(key: str, X_train) -> Standardizer:
+    """The scaling :func:`load` applies: pixels divided by their range, else standardized."""
+    if key in _PIXEL_RANGE:
+        return Standardizer.from_stats(0.0, _PIXEL_RANGE[key])
+    return Standardizer().fit(X_train)
 
 
 # ---------------------------------------------------------------------------- MNIST files

@@ -18,7 +18,7 @@ from . import losses as _losses
 def _objective(model, X, y, loss):
     loss = _losses.get(loss)
     X = model._check_X(X)
-    Y = loss.prepare_targets(y, model.n_out, X.shape[0], model.dtype)
+    Y = loss.prepare_targets(model._encode_labels(y), model.n_out, X.shape[0], model.dtype)
     A0 = X.T
     return (lambda: model.loss_and_grad(A0, Y, loss))
 

@@ -48,13 +48,19 @@ def _as_model(model) -> Sequential:
                     f"estimator), got {type(model).__name__}")
 
 
-def to_torch(model):
+def to_torch(model, *, drop_preprocessing: bool = False):
     r"""An equivalent ``torch.nn.Sequential`` with copies of the parameters.
 
     Parameters
     ----------
     model : Sequential
         A neuralab network (or a fitted ``neuralab.sklearn`` estimator).
+    drop_preprocessing : bool, default False
+        The torch network holds the layers only. A model with ``preprocessing`` (input
+        scaling, feature maps) is refused unless this is True; then the torch network takes
+        the first layer's input, and you apply the steps yourself
+        (``X1 = step.transform(X)`` for each step of ``model.preprocessing``). The class
+        labels (``model.classes``) are not carried either: output k is ``classes[k]``.
 
     Returns
     -------
@@ -83,6 +89,11 @@ def to_torch(model):
     torch = _torch()
     nn = torch.nn
     model = _as_model(model)
+    if model.preprocessing and not drop_preprocessing:
+        raise ValueError(f"to_torch: this model has preprocessing "
+                         f"({', '.join(type(s).__name__ for s in model.preprocessing)}), which "
+                         "a torch.nn.Sequential of the layers would not apply; pass "
+                         "drop_preprocessing=True and transform the inputs yourself")
     dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
         model.dtype]
     simple = {_act.Sigmoid: nn.Sigmoid, _act.Tanh: nn.Tanh, _act.ReLU: nn.ReLU,

@@ -7,8 +7,9 @@ trust any of it, so :func:`_read_file` checks the header length, the JSON, every
 dtype, shape and byte range against the file size *before* a single tensor is allocated,
 reading the whole file through one open handle.
 
-* :func:`save` / :func:`load`: a model's flat θ (``model.params``) as one tensor ``"params"``,
-  the architecture (``model.get_config()``) as JSON in the metadata.
+* :func:`save` / :func:`load`: a model's flat θ (``model.params``) as one tensor ``"params"``;
+  the architecture (``model.get_config()``), the input preprocessing, the class labels with
+  their type, the target's and the features' names as JSON in the metadata: the whole model.
 * :func:`write_checkpoint` / :func:`read_checkpoint`: any named arrays plus JSON metadata,
   written atomically (temporary file, fsync, rename), for ``fit(..., resume_from=...)``.
 """
@@ -26,8 +27,12 @@ import numpy as np
 from ._validation import check_writable_file
 from .model import Sequential, check_model
 
-#: Format tag and version written into every model file's metadata.
-MODEL_FORMAT, MODEL_FORMAT_VERSION = "neuralab", "1"
+#: Format tag and version written into every model file's metadata. Version 2 adds the keys
+#: ``preprocessing``, ``classes``, ``target`` and ``feature_names``; version 1 files (without
+#: them) still load, as models with no preprocessing and no labels.
+MODEL_FORMAT, MODEL_FORMAT_VERSION = "neuralab", "2"
+#: Model file versions this neuralab reads.
+MODEL_FORMAT_VERSIONS = ("1", "2")
 #: Format tag and version written into every checkpoint's metadata.
 CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION = "neuralab-checkpoint", "1"
 
@@ -132,14 +137,15 @@ def _parse_header(raw: bytes, data_size: int, bad) -> tuple[dict, dict]:
     return header, metadata
 
 
-def _check_format(path, metadata: dict, fmt: str, version: str) -> None:
+def _check_format(path, metadata: dict, fmt: str, versions) -> None:
+    versions = (versions,) if isinstance(versions, str) else tuple(versions)
     if metadata.get("format") != fmt:
         raise ValueError(f"{os.fspath(path)!r} is not a {fmt} file "
                          f"(metadata format = {metadata.get('format')!r})")
-    if metadata.get("format_version") != version:
+    if metadata.get("format_version") not in versions:
         raise ValueError(f"{os.fspath(path)!r} has format_version "
                          f"{metadata.get('format_version')!r}; this neuralab reads version "
-                         f"{version} (upgrade neuralab)")
+                         f"{' or '.join(versions)} (upgrade neuralab)")
 
 
 def _json_field(path, metadata: dict, key: str):
@@ -252,7 +258,7 @@ def _fsync_directory(directory: str) -> None:
 
 # ---------------------------------------------------------------------------- models
 def save(model, path) -> None:
-    """Save a model to a safetensors file: θ plus the architecture, never a pickle.
+    """Save a model to a safetensors file: θ plus everything needed to use it, never a pickle.
 
     Parameters
     ----------
@@ -264,32 +270,56 @@ def save(model, path) -> None:
     Notes
     -----
     The file holds one tensor ``"params"`` (θ, the flat vector ``model.params``) and the
-    metadata ``format = "neuralab"``, ``format_version = "1"``, ``config`` (the JSON of
-    ``model.get_config()``) and ``dtype``. Any safetensors reader can open it.
+    metadata (strings; JSON where structured):
+
+    ==================  =============================================================
+    key                 value
+    ==================  =============================================================
+    ``format``          ``"neuralab"``
+    ``format_version``  ``"2"`` (files of version 1, without the keys below, still load)
+    ``config``          the architecture, ``model.get_config()``
+    ``dtype``           ``"float32"`` or ``"float64"``
+    ``preprocessing``   the input steps, ``[{"type": "Standardizer", "mean": [...],
+                        "scale": [...]}, {"type": "FeatureMap", ...}]``
+    ``classes``         ``{"type": "str", "values": ["setosa", ...]}`` or ``null``
+    ``target``          the label column's name or ``null``
+    ``feature_names``   the raw columns' names or ``null``
+    ==================  =============================================================
+
+    Any safetensors reader can open it.
 
     Examples
     --------
     >>> import neuralab as nl, numpy as np, tempfile, os
-    >>> model = nl.MLP([4, 8, 3], seed=0)
+    >>> model = nl.MLP([4, 8, 3], seed=0, classes=["a", "b", "c"])
     >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
     >>> nl.save(model, path)
     >>> X = np.ones((2, 4), dtype="float32")
     >>> bool(np.array_equal(nl.load(path).forward(X), model.forward(X)))
     True
+    >>> nl.load(path).predict(X).tolist() == model.predict(X).tolist()
+    True
     """
+    from . import _inputs
+
     check_model(model)
-    config = model.get_config()
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
-                "config": json.dumps(config), "dtype": model.dtype.name}
+                "config": json.dumps(model.get_config()), "dtype": model.dtype.name,
+                "preprocessing": json.dumps(_inputs.steps_to_config(model.preprocessing)),
+                "classes": json.dumps(_inputs.classes_to_json(model.classes)),
+                "target": json.dumps(model.target),
+                "feature_names": json.dumps(model.feature_names)}
     _atomic_write(path, {"params": np.asarray(model.params, order="C")}, metadata)
 
 
 def load(path):
-    """Load a model written by :func:`save`; it gives identical outputs.
+    """Load a model written by :func:`save`; it gives identical outputs and predictions.
 
-    The file is validated before anything large is allocated: the header length, the JSON
-    header, each tensor's dtype, shape and byte range, the format tag and version, and that
-    θ has exactly as many entries as the stored architecture has parameters.
+    The preprocessing, classes, target and feature names come back with the model, so the
+    loaded model predicts original labels from raw inputs. The file is validated before
+    anything large is allocated: the header length, the JSON header, each tensor's dtype,
+    shape and byte range, the format tag and version, that θ has exactly as many entries as
+    the stored architecture has parameters, and every metadata entry.
 
     Raises
     ------
@@ -299,7 +329,7 @@ def load(path):
         Naming the file and what is wrong, for a broken, truncated, hostile or foreign file.
     """
     tensors, metadata, arrays = _read_file(path)
-    _check_format(path, metadata, MODEL_FORMAT, MODEL_FORMAT_VERSION)
+    _check_format(path, metadata, MODEL_FORMAT, MODEL_FORMAT_VERSIONS)
     config = _json_field(path, metadata, "config")
     if "params" not in tensors:
         raise ValueError(f"{os.fspath(path)!r} has no 'params' tensor "
@@ -324,8 +354,27 @@ def load(path):
     if model.n_params != n_params:
         raise ValueError(f"{os.fspath(path)!r}: the rebuilt model has {model.n_params} "
                          f"parameters, the file {n_params}")
+    _restore_inputs(path, metadata, model)
     model.params[...] = arrays["params"]
     return model
+
+
+def _restore_inputs(path, metadata: dict, model) -> None:
+    """Set the preprocessing, classes, target and feature names stored in ``metadata``."""
+    from . import _inputs
+
+    def optional(key):
+        return _json_field(path, metadata, key) if key in metadata else None
+
+    fields = (("preprocessing", lambda v: _inputs.steps_from_config(v or [])),
+              ("classes", _inputs.classes_from_json), ("target", lambda v: v),
+              ("feature_names", lambda v: v))
+    for key, parse in fields:
+        try:
+            setattr(model, key, parse(optional(key)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{os.fspath(path)!r}: metadata {key!r} is not usable: "
+                             f"{exc}") from None
 
 
 # ---------------------------------------------------------------------------- checkpoints

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import init as _init
-from ._validation import check_int
+from ._validation import check_array, check_int
 
 
 class Layer:
@@ -85,6 +85,10 @@ class Dense(Layer):
 
     ``dZ`` arrives unscaled (per example); the 1/m of the batch mean is applied here.
 
+    ``W``, ``b``, ``dW``, ``db`` are views into the model's θ and ∇θ. Assigning one
+    (``layer.W = array``) copies the values into θ after a shape check (``b`` also takes
+    shape (n_out,)); ``layer.W[...] = ...`` writes in place as before.
+
     Examples
     --------
     >>> import numpy as np, neuralab as nl
@@ -102,7 +106,7 @@ class Dense(Layer):
         self.bias_init = bias_init
         self._init_fn = _init.get(init)
         self._bias_init_fn = _init.get(bias_init)
-        self.W = self.b = self.dW = self.db = None
+        self._W = self._b = self._dW = self._db = None
         self._A_prev = None
 
     def param_shapes(self):
@@ -110,10 +114,41 @@ class Dense(Layer):
 
     def _bind(self, theta, grad):
         k = self.n_out * self.n_in
-        self.W = theta[:k].reshape(self.n_out, self.n_in)
-        self.b = theta[k:].reshape(self.n_out, 1)
-        self.dW = grad[:k].reshape(self.n_out, self.n_in)
-        self.db = grad[k:].reshape(self.n_out, 1)
+        self._W = theta[:k].reshape(self.n_out, self.n_in)
+        self._b = theta[k:].reshape(self.n_out, 1)
+        self._dW = grad[:k].reshape(self.n_out, self.n_in)
+        self._db = grad[k:].reshape(self.n_out, 1)
+
+    def _assign(self, name, value):
+        """``layer.<name> = value``: copy into the view (θ or ∇θ), never rebind it."""
+        view = getattr(self, "_" + name)
+        if view is None:
+            raise ValueError(f"Dense.{name} does not exist until the layer is in a model "
+                             "(nl.Sequential([...]) makes it a view into model.params)")
+        value = check_array(value, name, dtype=view.dtype, ndim=None)
+        if name in ("b", "db") and value.shape == (self.n_out,):
+            value = value[:, None]
+        if value.shape != view.shape:
+            raise ValueError(f"{name} must have shape {view.shape} (n_out, "
+                             f"{'n_in' if name in ('W', 'dW') else '1'}), got {value.shape}; "
+                             f"the values are copied into the model's flat vector (write "
+                             f"layer.{name}[...] = ... to set part of it)")
+        view[...] = value
+
+    def __setstate__(self, state):
+        for name in ("W", "b", "dW", "db"):     # pickled when these were plain attributes
+            if name in state:
+                state["_" + name] = state.pop(name)
+        self.__dict__.update(state)
+
+    W = property(lambda self: self._W, lambda self, v: self._assign("W", v),
+                 doc="Weights (n_out, n_in): a view into θ; assignment copies into it.")
+    b = property(lambda self: self._b, lambda self, v: self._assign("b", v),
+                 doc="Bias (n_out, 1): a view into θ; assignment copies into it.")
+    dW = property(lambda self: self._dW, lambda self, v: self._assign("dW", v),
+                  doc="∂J/∂W (n_out, n_in): a view into ∇θ; assignment copies into it.")
+    db = property(lambda self: self._db, lambda self, v: self._assign("db", v),
+                  doc="∂J/∂b (n_out, 1): a view into ∇θ; assignment copies into it.")
 
     def init_params(self, rng):
         self.W[...] = self._init_fn((self.n_out, self.n_in), rng)

@@ -187,11 +187,18 @@ class BinaryCrossEntropy(Loss):
 
     def prepare_targets(self, y, n_out, m, dtype):
         y = check_array(y, "y", dtype=dtype, ndim=None)
+        given = y.shape
+        if y.ndim == 1 and n_out != 1:
+            raise ValueError(f"BinaryCrossEntropy got y of shape {given} (one label per sample) "
+                             f"but the model has {n_out} outputs: one label per sample needs "
+                             "one sigmoid output unit (e.g. nl.MLP([n_in, ..., 1], "
+                             "output='sigmoid')); for two or more softmax outputs use "
+                             f"CrossEntropy, or pass y of shape (m, {n_out})")
         if y.ndim == 1:
             y = y[:, None]
         if y.ndim != 2 or y.shape[1] != n_out:
             raise ValueError(f"y must have shape (m,) or (m, {n_out}) for an output of width "
-                             f"{n_out}, got {y.shape}")
+                             f"{n_out}, got {given}")
         _check_m(y, m)
         if y.min() < 0 or y.max() > 1:
             raise ValueError("y must hold labels in {0, 1} (or probabilities in [0, 1]) for "
@@ -230,11 +237,18 @@ class MSE(Loss):
 
     def prepare_targets(self, y, n_out, m, dtype):
         y = check_array(y, "y", dtype=dtype, ndim=None)
+        given = y.shape
+        if y.ndim == 1 and n_out != 1:
+            raise ValueError(f"BinaryCrossEntropy got y of shape {given} (one label per sample) "
+                             f"but the model has {n_out} outputs: one label per sample needs "
+                             "one sigmoid output unit (e.g. nl.MLP([n_in, ..., 1], "
+                             "output='sigmoid')); for two or more softmax outputs use "
+                             f"CrossEntropy, or pass y of shape (m, {n_out})")
         if y.ndim == 1:
             y = y[:, None]
         if y.ndim != 2 or y.shape[1] != n_out:
             raise ValueError(f"y must have shape (m,) or (m, {n_out}) for an output of width "
-                             f"{n_out}, got {y.shape}")
+                             f"{n_out}, got {given}")
         _check_m(y, m)
         return np.ascontiguousarray(y.T)
 

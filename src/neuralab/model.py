@@ -11,13 +11,14 @@ import numpy as np
 
 from . import _display, _fastpath
 from . import activations as _act
-from ._validation import check_array, check_int
+from ._inputs import ModelInputs, preview
+from ._validation import check_int
 from .activations import Sigmoid, Softmax
 from .backend import resolve_dtype
 from .layers import Dense, Layer
 
 
-class Sequential:
+class Sequential(ModelInputs):
     """A feed-forward network: ``A^{[l]} = layer_l(A^{[l-1]})``.
 
     Parameters
@@ -28,6 +29,19 @@ class Sequential:
     seed : int or None, default None
         Seed of the generator that initializes the weights (same seed, same weights).
     dtype : {"float32", "float64"}, default "float32"
+    preprocessing : list of steps, optional
+        Input transforms without trainable parameters (:mod:`neuralab.preprocessing`:
+        ``nl.data.Standardizer``, ``nl.preprocessing.FeatureMap``), applied in order to the
+        raw rows before the first layer; their widths must chain into the first ``Dense``.
+    classes : sequence, optional
+        The original class labels (ints, strings, floats or bools, kept with their type):
+        ``classes[k]`` is the label of output class k. Needs a Softmax output (one label per
+        unit) or a single Sigmoid unit (two labels). ``predict`` then returns labels and
+        ``fit``/``evaluate`` take labels in this form.
+    target : str, optional
+        Name of the label column (e.g. a CSV header), for the record.
+    feature_names : list of str, optional
+        Names of the raw input columns (``n_features_in`` of them), for the record.
 
     Attributes
     ----------
@@ -35,6 +49,15 @@ class Sequential:
         θ, all parameters in one vector (layer order, ``W`` row-major then ``b``).
     grads : ndarray (n_params,)
         ∇θ, filled by :meth:`backward`.
+    preprocessing : list
+        The input steps (empty without any); settable, checked on assignment.
+    classes : ndarray or None
+    target : str or None
+    feature_names : list of str or None
+    n_in : int
+        Width of the first layer's input (after the preprocessing).
+    n_features_in : int
+        Width of the raw rows the model takes (``n_in`` without preprocessing).
 
     Examples
     --------
@@ -44,9 +67,14 @@ class Sequential:
     ((23,), (3, 4))
     >>> model.forward(np.ones((5, 4))).shape
     (5, 2)
+    >>> model.classes = ["cat", "dog"]
+    >>> model.predict(np.ones((2, 4))).dtype.kind
+    'U'
     """
 
-    def __init__(self, layers, seed: int | None = None, dtype="float32"):
+    def __init__(self, layers, seed: int | None = None, dtype="float32", *,
+                 preprocessing=None, classes=None, target: str | None = None,
+                 feature_names=None):
         if isinstance(layers, Layer):
             layers = [layers]
         layers = list(layers)
@@ -75,6 +103,10 @@ class Sequential:
             self._slices.append(slice(start, stop))
             start = stop
         self.reset_parameters(seed)
+        self.preprocessing = preprocessing
+        self.classes = classes
+        self.target = target
+        self.feature_names = feature_names
 
     # ------------------------------------------------------------------ structure
     def _check_chain(self):
@@ -125,13 +157,6 @@ class Sequential:
         return self.layers[-1]
 
     # ------------------------------------------------------------------ computation
-    def _check_X(self, X, name="X"):
-        X = check_array(X, name, dtype=self.dtype)
-        if X.shape[1] != self.n_in:
-            raise ValueError(f"{name} has {X.shape[1]} features per sample but the model "
-                             f"expects {self.n_in} (shape (m, {self.n_in}))")
-        return X
-
     def _forward(self, A, training=False):
         """Forward over a column batch ``A`` (n_in, m); returns the output (n_out, m)."""
         for layer in self.layers:
@@ -139,7 +164,10 @@ class Sequential:
         return A
 
     def forward(self, X) -> np.ndarray:
-        """Outputs for samples as rows: ``X`` (m, n_in) → (m, n_out). No caching."""
+        """Outputs for raw samples as rows: ``X`` (m, n_features_in) → (m, n_out).
+
+        The preprocessing runs first; nothing is cached for a backward pass.
+        """
         X = self._check_X(X)
         return self._forward(X.T, training=False).T
 
@@ -183,7 +211,7 @@ class Sequential:
         return float(value)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (m, n_classes).
+        """Class probabilities (m, n_classes), columns in the order of :attr:`classes`.
 
         A softmax output is returned as is; a single sigmoid unit gives the two columns
         ``[1 − p, p]`` (scikit-learn's convention).
@@ -198,15 +226,20 @@ class Sequential:
         return P
 
     def predict(self, X) -> np.ndarray:
-        """Predictions: class index for Softmax, 0/1 for Sigmoid, the raw output otherwise."""
+        """Predictions: the class for Softmax, 0/1 for Sigmoid, the raw output otherwise.
+
+        With :attr:`classes` a class is its original label (``classes[k]``), else its index k.
+        """
         P = self.forward(X)
         last = self.layers[-1]
         if isinstance(last, Softmax):
-            return P.argmax(axis=1)
-        if isinstance(last, Sigmoid):
+            k = P.argmax(axis=1)
+        elif isinstance(last, Sigmoid):
             out = (P >= 0.5).astype(np.intp)
-            return out[:, 0] if out.shape[1] == 1 else out
-        return P[:, 0] if P.shape[1] == 1 else P
+            k = out[:, 0] if out.shape[1] == 1 else out
+        else:
+            return P[:, 0] if P.shape[1] == 1 else P
+        return k if self._classes is None else self._classes[k]
 
     def __getstate__(self):
         # the training buffers of the fast path are a cache: not part of a copy or a pickle
@@ -214,6 +247,17 @@ class Sequential:
         for key in ("_blocks", "_plans", "_output"):
             state.pop(key, None)
         return state
+
+    def __setstate__(self, state):
+        # a model pickled before preprocessing and labels existed has neither
+        for key, default in (("_preprocessing", []), ("_classes", None), ("_target", None),
+                             ("_feature_names", None)):
+            state.setdefault(key, default)
+        self.__dict__.update(state)
+        # a pickle (or deepcopy) stores each layer's W, b, dW, db as separate arrays: make them
+        # views into the restored θ and ∇θ again, or training would update θ behind their back
+        for layer, sl in zip(self.layers, self._slices, strict=True):
+            layer._bind(self._params[sl], self._grads[sl])
 
     # ------------------------------------------------------------------ description
     def summary(self) -> str:
@@ -226,7 +270,14 @@ class Sequential:
             rows.append((str(i), repr(layer), f"(m, {n})", f"{layer.n_params:,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "  ".join("-" * w for w in widths)
-        out = [f"{type(self).__name__}: input (m, {self.n_in}), dtype {self.dtype.name}", line]
+        out = [f"{type(self).__name__}: input (m, {self.n_in}), dtype {self.dtype.name}"]
+        if self._preprocessing:
+            out.append(f"preprocessing: raw (m, {self.n_features_in}) -> "
+                       + " -> ".join(repr(step) for step in self._preprocessing)
+                       + f" -> (m, {self.n_in})")
+        if self._classes is not None:
+            out.append(f"classes: {preview(self._classes)}")
+        out.append(line)
         for j, r in enumerate(rows):
             out.append("  ".join(r[c].ljust(widths[c]) if c < 3 else r[c].rjust(widths[c])
                                  for c in range(4)))
@@ -273,7 +324,11 @@ class Sequential:
 
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"{type(self).__name__}([{inner}], dtype={self.dtype.name!r})"
+        extra = "".join(f", {k}={v!r}" for k, v in (
+            ("preprocessing", self._preprocessing),
+            ("classes", None if self._classes is None else self._classes.tolist()))
+            if v is not None and len(v))
+        return f"{type(self).__name__}([{inner}], dtype={self.dtype.name!r}{extra})"
 
 
 def check_model(model, name: str = "model") -> Sequential:
@@ -284,23 +339,33 @@ def check_model(model, name: str = "model") -> Sequential:
     return model
 
 
+# ---------------------------------------------------------------------------- models
 class LogisticRegression(Sequential):
     r"""Logistic regression ``y = σ(wᵀx + b)``: one Dense unit and a Sigmoid.
 
     Train with :class:`~neuralab.losses.BinaryCrossEntropy` (fused: ``dZ = a − y``).
+    ``preprocessing``, ``classes``, ``target``, ``feature_names``: as in :class:`Sequential`.
     """
 
-    def __init__(self, n_in: int, init="zeros", seed=None, dtype="float32"):
-        super().__init__([Dense(n_in, 1, init=init), Sigmoid()], seed=seed, dtype=dtype)
+    def __init__(self, n_in: int, init="zeros", seed=None, dtype="float32", *,
+                 preprocessing=None, classes=None, target=None, feature_names=None):
+        super().__init__([Dense(n_in, 1, init=init), Sigmoid()], seed=seed, dtype=dtype,
+                         preprocessing=preprocessing, classes=classes, target=target,
+                         feature_names=feature_names)
 
 
 class Perceptron(Sequential):
-    """The lecture's perceptron, a generalized neuron ``y = f(wᵀx + b)`` with any activation f."""
+    """The lecture's perceptron, a generalized neuron ``y = f(wᵀx + b)`` with any activation f.
+
+    ``preprocessing``, ``classes``, ``target``, ``feature_names``: as in :class:`Sequential`.
+    """
 
     def __init__(self, n_in: int, activation="tanh", init="xavier_uniform", seed=None,
-                 dtype="float32"):
+                 dtype="float32", *, preprocessing=None, classes=None, target=None,
+                 feature_names=None):
         super().__init__([Dense(n_in, 1, init=init), _act.get(activation)], seed=seed,
-                         dtype=dtype)
+                         dtype=dtype, preprocessing=preprocessing, classes=classes,
+                         target=target, feature_names=feature_names)
 
 
 class MLP(Sequential):
@@ -316,10 +381,14 @@ class MLP(Sequential):
         Output activation ("softmax", "sigmoid", "identity"/None).
     init : str or callable, default "he_normal"
         Weight initializer of every Dense layer.
+    seed, dtype, preprocessing, classes, target, feature_names
+        As in :class:`Sequential`; ``sizes[0]`` is the first layer's input, after the
+        preprocessing.
     """
 
     def __init__(self, sizes, activation="relu", output="softmax", init="he_normal", seed=None,
-                 dtype="float32"):
+                 dtype="float32", *, preprocessing=None, classes=None, target=None,
+                 feature_names=None):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, "
                              f"e.g. [64, 128, 10]; got {sizes!r}")
@@ -332,7 +401,8 @@ class MLP(Sequential):
             if i < len(sizes) - 2:
                 layers.append(_act.get(activation))
         layers.append(_act.get(output))
-        super().__init__(layers, seed=seed, dtype=dtype)
+        super().__init__(layers, seed=seed, dtype=dtype, preprocessing=preprocessing,
+                         classes=classes, target=target, feature_names=feature_names)
 
 
 class Objective:

@@ -91,8 +91,8 @@ def write_figures(out_dir, history, model=None, X_test=None, y_test=None, n_clas
         _diagnostics(plt, h, norms, os.path.join(out_dir, "diagnostics.png"))
         figs["Gradient norms and dead ReLUs"] = "diagnostics.png"
     if model is not None and X_test is not None and n_classes:
-        pred = model.predict(X_test)
-        C = confusion_matrix(y_test, pred, n_classes)
+        pred = _indices(model, model.predict(X_test))
+        C = confusion_matrix(_indices(model, y_test), pred, n_classes)
         size = max(4.5, 0.5 * n_classes + 2)
         fig, ax = plt.subplots(figsize=(size, size * 0.9))
         im = ax.imshow(C, cmap="Blues")
@@ -100,9 +100,12 @@ def write_figures(out_dir, history, model=None, X_test=None, y_test=None, n_clas
             for j in range(n_classes):
                 ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=9,
                         color="white" if C[i, j] > C.max() / 2 else "black")
-        ax.set(xticks=range(n_classes), yticks=range(n_classes), xlabel="predicted class",
-               ylabel="true class",
-               title=f"Confusion matrix (test, accuracy {np.mean(pred == y_test):.3f})")
+        names = _names(model, n_classes)
+        ax.set(xticks=range(n_classes), yticks=range(n_classes), xticklabels=names,
+               yticklabels=names, xlabel="predicted class", ylabel="true class",
+               title=f"Confusion matrix (test, accuracy {np.trace(C) / C.sum():.3f})")
+        if max(map(len, names)) > 3:
+            ax.tick_params(axis="x", labelrotation=45)
         fig.colorbar(im, ax=ax, label="samples")
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, "confusion.png"))
@@ -112,6 +115,16 @@ def write_figures(out_dir, history, model=None, X_test=None, y_test=None, n_clas
         _boundary(plt, model, X_train, y_train, os.path.join(out_dir, "boundary.png"))
         figs["Decision boundary"] = "boundary.png"
     return figs
+
+
+def _indices(model, labels) -> np.ndarray:
+    """Class indices 0..k-1 of labels in the model's form (its ``classes``, if any)."""
+    return np.asarray(model._encode_labels(labels), dtype=np.intp)
+
+
+def _names(model, n_classes) -> list[str]:
+    classes = getattr(model, "classes", None)
+    return [str(c) for c in (range(n_classes) if classes is None else classes.tolist())]
 
 
 def _diagnostics(plt, h, norms, path):
@@ -147,14 +160,17 @@ def _boundary(plt, model, X, y, path):
     pad = 0.1 * (hi - lo)
     g0, g1 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 300),
                          np.linspace(lo[1] - pad[1], hi[1] + pad[1], 300))
-    pred = model.predict(np.c_[g0.ravel(), g1.ravel()]).reshape(g0.shape)
+    pred = _indices(model, model.predict(np.c_[g0.ravel(), g1.ravel()])).reshape(g0.shape)
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.contourf(g0, g1, pred, alpha=0.3, cmap="coolwarm")
-    sc = ax.scatter(X[:, 0], X[:, 1], c=y, s=12, cmap="coolwarm", edgecolors="k",
+    k = _indices(model, y)
+    sc = ax.scatter(X[:, 0], X[:, 1], c=k, s=12, cmap="coolwarm", edgecolors="k",
                     linewidths=0.3)
-    ax.legend(*sc.legend_elements(), title="class", loc="best")
-    ax.set(xlabel="feature 1 (standardized)", ylabel="feature 2 (standardized)",
-           title="Decision boundary (training points)")
+    handles, _ = sc.legend_elements()
+    names = _names(model, int(k.max()) + 1)
+    ax.legend(handles, [names[i] for i in np.unique(k)], title="class", loc="best")
+    names = getattr(model, "feature_names", None) or ["feature 1", "feature 2"]
+    ax.set(xlabel=names[0], ylabel=names[1], title="Decision boundary (training points)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ._validation import check_float, check_int, lookup
+from ._validation import check_choice, check_float, check_int, lookup
 
 
 class Schedule:
@@ -73,17 +73,36 @@ class CosineAnnealing(Schedule):
     r"""Cosine annealing,
     :math:`\eta_t = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})(1 + \cos(\pi t / T_{max}))`.
 
-    η_max is ``lr_max``, η_min is ``lr_min``, T_max is ``t_max``; for t > T_max the rate stays at
-    η_min. PyTorch's twin: ``CosineAnnealingLR(T_max, eta_min)`` (for t ≤ T_max).
+    η_max is ``lr_max``, η_min is ``lr_min``, T_max is ``t_max``. For t ≤ T_max this is
+    PyTorch's ``CosineAnnealingLR(T_max, eta_min)``. After T_max the two differ, and ``after``
+    chooses:
+
+    * ``"hold"`` (default): the rate stays at η_min, :math:`\eta_t = \eta_{min}` for t > T_max
+      (the lecture's schedule: the run is over at T_max);
+    * ``"cosine"``: the formula goes on, so the rate rises back to η_max at 2·T_max and keeps
+      oscillating with period 2·T_max: PyTorch's ``CosineAnnealingLR`` for every t (its
+      closed form, which its recursive steps follow to rounding).
+
+    Examples
+    --------
+    >>> import neuralab as nl
+    >>> s = nl.schedules.CosineAnnealing(1.0, t_max=4)
+    >>> [round(s(t), 3) for t in (0, 2, 4, 6)]
+    [1.0, 0.5, 0.0, 0.0]
+    >>> s = nl.schedules.CosineAnnealing(1.0, t_max=4, after="cosine")
+    >>> [round(s(t), 3) for t in (0, 2, 4, 6, 8)]
+    [1.0, 0.5, 0.0, 0.5, 1.0]
     """
 
-    def __init__(self, lr_max: float, t_max: int, lr_min: float = 0.0):
+    def __init__(self, lr_max: float, t_max: int, lr_min: float = 0.0, after: str = "hold"):
         self.lr_max = check_float(lr_max, "lr_max", low=0.0, low_inclusive=False)
         self.t_max = check_int(t_max, "t_max", minimum=1)
         self.lr_min = check_float(lr_min, "lr_min", low=0.0, high=self.lr_max)
+        self.after = check_choice(after, "after", ("hold", "cosine"))
 
     def value(self, t):
-        t = min(t, self.t_max)
+        if self.after == "hold":
+            t = min(t, self.t_max)
         return self.lr_min + 0.5 * (self.lr_max - self.lr_min) * (
             1 + math.cos(math.pi * t / self.t_max))
 

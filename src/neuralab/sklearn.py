@@ -211,20 +211,37 @@ class _BaseNeuralNet(BaseEstimator):
                              multi_output=self._multi_output, y_numeric=not self._is_clf)
         return X, y
 
+    def _architecture(self):
+        """What a warm start cannot keep when it changes: the layers and their dtype."""
+        dtype = None if self.dtype is None else resolve_dtype(self.dtype).name
+        return tuple(self._hidden_sizes()), str(self.activation).lower(), dtype
+
     def _initialize(self, X, Y, rng):
         n_out = self._n_outputs(Y)
         sizes = [X.shape[1], *self._hidden_sizes(), n_out]
+        names = getattr(self, "feature_names_in_", None)
         self.model_ = MLP(sizes, activation=self.activation, output=self._output,
                           init=self.init, seed=int(rng.randint(2**31 - 1)),
-                          dtype=X.dtype if self.dtype is None else self.dtype)
+                          dtype=X.dtype if self.dtype is None else self.dtype,
+                          classes=getattr(self, "classes_", None) if self._is_clf else None,
+                          feature_names=None if names is None else [str(n) for n in names])
+        self._architecture_ = self._architecture()
         self.n_outputs_ = n_out
         self.n_iter_ = 0
         self.history_ = {}
         self._rng = rng
 
     def _fit(self, X, Y, incremental):
-        """Train on encoded targets ``Y``: all epochs (``fit``) or one (``partial_fit``)."""
+        """Train on targets ``Y`` (labels as in ``classes_`` for a classifier): all epochs
+        (``fit``) or one (``partial_fit``)."""
         first = not hasattr(self, "model_") or not (incremental or self.warm_start)
+        if not first and self._architecture() != self._architecture_:
+            # scikit-learn's MLP would fail on mismatched shapes; a new network is built
+            warnings.warn(f"{type(self).__name__}: hidden_layer_sizes, activation or dtype "
+                          "changed since the last fit, so warm_start cannot reuse the "
+                          "weights: the network is rebuilt from scratch", UserWarning,
+                          stacklevel=3)
+            first = True
         if first:
             self._initialize(X, Y, check_random_state(self.random_state))
         m = X.shape[0]
@@ -311,7 +328,9 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
         the epoch with the lowest validation loss.
     validation_fraction : float, default 0.1
     warm_start : bool, default False
-        Continue from the previous fit's weights instead of re-initializing.
+        Continue from the previous fit's weights instead of re-initializing. If
+        ``hidden_layer_sizes``, ``activation`` or ``dtype`` changed since (``set_params``),
+        the weights cannot be reused: the network is rebuilt, with a ``UserWarning``.
     random_state : int, RandomState or None, default None
         Seeds the weights, the shuffling and the validation split.
     verbose : int, default 0
@@ -324,7 +343,9 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
     ----------
     classes_ : ndarray (n_classes,)
     model_ : neuralab.MLP
-        The trained network (use it with ``nl.save``, ``nl.interop.to_torch``, ...).
+        The trained network (use it with ``nl.save``, ``nl.interop.to_torch``, ...); its
+        ``classes`` are ``classes_``, so ``nl.save(clf.model_, path)`` keeps the labels, and
+        its ``feature_names`` those of a DataFrame ``X``.
     optimizer_ : Optimizer
     history_ : dict of lists
         Per epoch: ``loss``, ``accuracy``, ``lr``, ``grad_norm`` (mean over the epoch's
@@ -366,8 +387,13 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
         return np.searchsorted(self.classes_, y)
 
     def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self."""
+        """Train on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self.
+
+        ``model_`` records ``classes_`` (so ``model_.predict`` and ``nl.save`` keep the
+        labels), the feature names of a DataFrame ``X`` and the name of a Series ``y``.
+        """
         self._check_params()
+        target = getattr(y, "name", None)
         X, y = self._validate_train(X, y, reset=not (self.warm_start
                                                      and hasattr(self, "model_")))
         check_classification_targets(y)
@@ -378,7 +404,10 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
                                  "warm_start=False")
         else:
             self._set_classes(classes)
-        return self._fit(X, self._encode(y), incremental=False)
+        self._encode(y)                                   # unseen labels: a clear error
+        self._fit(X, y, incremental=False)
+        self.model_.target = target if isinstance(target, str) else None
+        return self
 
     def _set_classes(self, classes):
         if len(classes) < 2:
@@ -401,7 +430,8 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
             raise ValueError(f"classes={list(classes)} differs from classes_="
                              f"{self.classes_.tolist()} of the first partial_fit call")
         X, y = self._validate_train(X, y, reset=first)
-        return self._fit(X, self._encode(y), incremental=True)
+        self._encode(y)                                   # unseen labels: a clear error
+        return self._fit(X, y, incremental=True)
 
     def predict_proba(self, X):
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
@@ -461,9 +491,12 @@ class NeuralNetRegressor(RegressorMixin, _BaseNeuralNet):
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self."""
         self._check_params()
+        target = getattr(y, "name", None)
         X, y = self._validate_train(X, y, reset=not (self.warm_start
                                                      and hasattr(self, "model_")))
-        return self._fit(X, y, incremental=False)
+        self._fit(X, y, incremental=False)
+        self.model_.target = target if isinstance(target, str) else None
+        return self
 
     def partial_fit(self, X, y):
         """One epoch over ``(X, y)``, continuing from the current weights."""

@@ -85,12 +85,13 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     Parameters
     ----------
     model : Sequential
-    X : array (m, n_in)
-        Samples as rows. An ``np.memmap`` (``nl.data.load_npy``) stays on disk: each batch's
+    X : array (m, n_features_in)
+        Samples as rows, raw (the model's ``preprocessing`` is applied to them). An ``np.memmap`` (``nl.data.load_npy``) stays on disk: each batch's
         rows are gathered when needed, and the finiteness check reads it in chunks.
     y : array
         Targets in the form the loss expects (class indices for CrossEntropy, {0, 1} for
-        BinaryCrossEntropy, reals for MSE).
+        BinaryCrossEntropy, reals for MSE), or labels from ``model.classes`` when the model
+        has them (e.g. strings).
     loss : Loss or str, optional
         Default: the loss that matches the output layer.
     optimizer : Optimizer or str, optional
@@ -260,8 +261,9 @@ class TrainingRun:
                              "closure evaluates the data loss alone); use a first-order "
                              "optimizer or drop the regularizer")
         self.names = check_metrics(metrics, loss)
-        X = check_rows(model, X, comm=self.comm)
-        Y = loss.prepare_targets(np.asarray(y), model.n_out, X.shape[0], model.dtype)
+        X = check_rows(model, X, comm=self.comm)     # raw rows through the model's preprocessing
+        Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, X.shape[0],
+                                 model.dtype)
         self.X, self.Y, self.val = _split_validation(model, loss, X, Y, validation_data,
                                                      validation_split)
         self.m = m = self.X.shape[0]
@@ -438,8 +440,9 @@ def _split_validation(model, loss, X, Y, validation_data, validation_split):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
         raise ValueError("validation_data must be a pair (X_val, y_val)")
     Xv = check_rows(model, validation_data[0], "validation_data[0]")
-    return X, Y, (Xv, loss.prepare_targets(np.asarray(validation_data[1]), model.n_out,
-                                           Xv.shape[0], model.dtype))
+    yv = model._encode_labels(validation_data[1], "validation_data[1]")
+    return X, Y, (Xv, loss.prepare_targets(np.asarray(yv), model.n_out, Xv.shape[0],
+                                           model.dtype))
 
 
 def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None,
@@ -455,6 +458,7 @@ def evaluate(model, X, y, loss=None, batch_size: int = 4096, metrics=None,
     names = check_metrics(metrics, loss)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     X = check_rows(model, X)
-    Y = loss.prepare_targets(np.asarray(y), model.n_out, X.shape[0], model.dtype)
+    Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, X.shape[0],
+                             model.dtype)
     return evaluate_rows(model, X, Y, loss, names, batch_size,
                          comm=None if comm is None else _check_comm(comm))

@@ -78,24 +78,26 @@ def grid(options: dict) -> list[dict]:
 def train_config(config: dict) -> dict:
     """Train the MLP of one ``neuralab train`` configuration on a bundled data set; its
     final training loss, validation and test accuracy and seconds (what a sweep compares)."""
-    import neuralab as nl
+    from .. import data, optim, schedules
+    from ..model import MLP
+    from ..train import evaluate, fit
 
-    ds = nl.data.load(config["dataset"], test_size=config["test_size"],
-                      val_size=config["val_size"], seed=config["seed"])
-    model = nl.MLP([ds.n_features, *config["hidden"], ds.n_classes],
-                   activation=config["activation"], seed=config["seed"], dtype=config["dtype"])
-    schedule = nl.schedules.CosineAnnealing(config["lr"], max(config["epochs"], 1),
-                                            config["lr_min"]) \
+    ds = data.load(config["dataset"], test_size=config["test_size"],
+                   val_size=config["val_size"], seed=config["seed"])
+    model = MLP([ds.n_features, *config["hidden"], ds.n_classes],
+                activation=config["activation"], seed=config["seed"], dtype=config["dtype"])
+    schedule = schedules.CosineAnnealing(config["lr"], max(config["epochs"], 1),
+                                         config["lr_min"]) \
         if config["schedule"] == "cosine" else None
     t0 = time.perf_counter()
-    history = nl.fit(model, ds.X_train, ds.y_train,
-                     optimizer=nl.optim.get(config["optimizer"], lr=config["lr"]),
-                     schedule=schedule, epochs=config["epochs"],
-                     batch_size=config["batch_size"], seed=config["seed"],
-                     validation_data=None if ds.X_val is None else (ds.X_val, ds.y_val),
-                     on_divergence="stop")
+    history = fit(model, ds.X_train, ds.y_train,
+                  optimizer=optim.get(config["optimizer"], lr=config["lr"]),
+                  schedule=schedule, epochs=config["epochs"],
+                  batch_size=config["batch_size"], seed=config["seed"],
+                  validation_data=None if ds.X_val is None else (ds.X_val, ds.y_val),
+                  on_divergence="stop")
     seconds = time.perf_counter() - t0
-    test = nl.evaluate(model, ds.X_test, ds.y_test)
+    test = evaluate(model, ds.X_test, ds.y_test)
     last = {k: v[-1] for k, v in history.history.items()} if history.epoch else {}
     return {"loss": last.get("loss", float("nan")),
             "val_accuracy": last.get("val_accuracy", float("nan")),

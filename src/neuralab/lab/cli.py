@@ -30,11 +30,11 @@ def run(args) -> int:
         return 0
     names = None if args.name == "all" else [args.name]
     if names is not None and args.name not in EXPERIMENTS:
-        print(f"error: unknown experiment {args.name!r}; choose 'all' or one of: "
+        print(f"neuralab: error: unknown experiment {args.name!r}; choose 'all' or one of: "
               f"{', '.join(EXPERIMENTS)}", file=sys.stderr)
         return 2
     if args.seed < 0:
-        print(f"error: --seed must be >= 0, got {args.seed}", file=sys.stderr)
+        print(f"neuralab: error: --seed must be >= 0, got {args.seed}", file=sys.stderr)
         return 2
 
     def show(result):

@@ -1,4 +1,5 @@
-"""The command line's distributed parts: ``neuralab train --workers N`` and ``neuralab sweep``.
+"""The command line's parts that use more than one process: ``neuralab train --workers N`` and
+``neuralab sweep`` (over :mod:`neuralab.distributed`).
 
 ``neuralab train --workers N ...`` starts ``mpiexec -n N python -m mpi4py -m neuralab.cli
 train ...`` with the same options (one BLAS thread per rank when the ranks fill the cores);
@@ -18,13 +19,12 @@ import os
 import sys
 import time
 
-from . import launch
+from ..distributed import launch
+from .options import TRAIN_OPTIONS, CLIError, _check_ranges, _check_value
 
 
 def relaunch(args) -> int:
     """Run this ``neuralab train`` command on ``args.workers`` ranks of this machine."""
-    from ..cli import TRAIN_OPTIONS
-
     if args.name is None and not args.resume:    # one name for every rank
         args.name = time.strftime("%Y%m%d-%H%M%S")
     argv = ["train"]
@@ -32,6 +32,8 @@ def relaunch(args) -> int:
         argv += ["--config", args.config]
     if args.resume:
         argv += ["--resume", args.resume]
+    if args.extend_epochs is not None:
+        argv += ["--extend-epochs", str(args.extend_epochs)]
     for key in TRAIN_OPTIONS:
         value = getattr(args, key, None)
         if value is not None:
@@ -60,8 +62,6 @@ def add_sweep_parser(sub) -> None:
 
 
 def _parse_grid(items) -> dict:
-    from ..cli import TRAIN_OPTIONS, CLIError, _check_value
-
     options = {}
     for item in items:
         key, sep, values = item.partition("=")
@@ -85,8 +85,7 @@ def _parse_grid(items) -> dict:
 
 def sweep(args) -> int:
     """``neuralab sweep``: the grid's runs on Dask, a table, ``sweep.csv``."""
-    from ..cli import TRAIN_OPTIONS, CLIError, _check_ranges
-    from .sweep import grid, run
+    from ..distributed.sweep import grid, run
 
     chosen = _parse_grid(args.grid)
     configs = []

@@ -1,0 +1,7 @@
+"""``python -m neuralab.cli``: the ``neuralab`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
