@@ -21,6 +21,7 @@ examples:
   neuralab predict runs/digits/model.safetensors inputs.csv --output predictions.csv
   neuralab datasets
   neuralab lab list
+  neuralab playground                          # the web app (pip install "neuralab[playground]")
 
 run.toml holds the options of `neuralab train --help` (hyphens as underscores):
   dataset = "wine"
@@ -439,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_datasets)
     sub.add_parser("lab", help="run the lecture's experiments (neuralab lab --help)",
                    add_help=False)
+    sub.add_parser("playground", help="train and watch networks live in the browser",
+                   add_help=False)
     return parser
 
 
@@ -449,6 +452,9 @@ def main(argv=None) -> int:
     try:
         if argv[:1] == ["lab"]:
             return _lab(argv[1:])
+        if argv[:1] == ["playground"]:  # the web app's own parser (neuralab[playground])
+            from .playground.cli import main as playground_main
+            return playground_main(argv[1:])
         args = build_parser().parse_args(argv)
         return args.func(args)
     except BrokenPipeError:            # `neuralab predict ... | head`
