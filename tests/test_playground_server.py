@@ -255,19 +255,13 @@ def test_hundreds_of_connects_and_disconnects_leave_nothing_behind():
 
 
 def _real_server(**kwargs):
-    import uvicorn
+    from urllib.parse import urlsplit
+
+    from neuralab.playground.server import serve_in_thread
 
     app = create_app(**kwargs)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(uvicorn.Config(app, ws="wsproto", log_level="error",
-                                           ws_per_message_deflate=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return app, server, thread, sock.getsockname()[1]
+    server, thread, url = serve_in_thread(app)
+    return app, server, thread, urlsplit(url).port
 
 
 def _raw_ws(port, messages):

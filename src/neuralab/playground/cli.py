@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         return 2
     import uvicorn
 
-    from .server import create_app
+    from .server import create_app, uvicorn_config
 
     local = args.host in LOCAL
     token = None if local else secrets.token_urlsafe(24)
@@ -80,10 +80,7 @@ def main(argv=None) -> int:
     if token:
         url += f"?token={token}"
     app = create_app(token=token, local=local, limits=limits)
-    config = uvicorn.Config(app, ws="wsproto", ws_per_message_deflate=False,
-                            ws_max_size=app.state.playground.limits["max_upload"] + 4096,
-                            log_level="warning", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app))
     print(f"neuralab playground: {url}", flush=True)
     if token:
         print("  (reachable from other machines: share this link, token included; "

@@ -296,3 +296,39 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
     ], middleware=middleware)
     app.state.playground = Playground(token, limits, workers)
     return app
+
+
+def uvicorn_config(app, **kwargs):
+    """uvicorn's settings for the playground: wsproto WebSockets without compression (frames
+    are already compact bytes), messages up to 4 MiB (larger ones close the connection; the
+    protocol's own limits answer smaller oversize messages with an error), quiet logs."""
+    import uvicorn
+
+    options = {"ws": "wsproto", "ws_per_message_deflate": False, "ws_max_size": 4 * 2**20,
+               "log_level": "warning", "timeout_graceful_shutdown": 2, **kwargs}
+    return uvicorn.Config(app, **options)
+
+
+def serve_in_thread(app, host: str = "127.0.0.1"):
+    """Run ``app`` on a free port in a daemon thread (tests, benchmarks).
+
+    Returns ``(server, thread, url)``; stop with ``server.should_exit = True`` and
+    ``thread.join()``.
+    """
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn_config(app, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not server.started:
+        raise RuntimeError("the playground server did not start")
+    return server, thread, f"http://{host}:{sock.getsockname()[1]}/"

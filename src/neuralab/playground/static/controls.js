@@ -22,6 +22,9 @@ export class Controls {
     this.fields = fields; this.onChange = onChange;
     this.elements = [...document.querySelectorAll("[data-field]")];
     for (const el of this.elements) {
+      // the accessible name is the label's own words (not the options inside the label)
+      const words = el.closest("label")?.firstChild?.textContent.trim();
+      if (words && !el.hasAttribute("aria-label")) el.setAttribute("aria-label", words);
       const event = el.type === "range" ? "input" : "change";
       el.addEventListener(event, () => {
         const value = this.read(el);
@@ -85,7 +88,7 @@ export class Controls {
     for (const el of this.elements) {
       const value = s[el.dataset.field];
       if (el.type === "checkbox") el.checked = Boolean(value);
-      else if (document.activeElement !== el || el.tagName === "SELECT") el.value = String(value);
+      else el.value = String(value);   // the server's value, also after a refused one
       if (el.type === "range") this.showValue(el.dataset.field, value);
     }
     document.querySelectorAll("#features input").forEach((i) => { i.checked = s.features.includes(i.value); });

@@ -78,7 +78,7 @@ export class NetworkView {
   }
 
   nodeName(c, i) {
-    if (c === 0) return `Input ${this.features[i]}`;
+    if (c === 0) return `Network input ${this.features[i]}`;
     if (c === this.shape.length - 1) return `Output ${i + 1}`;
     return `Neuron ${i + 1} of layer ${c}`;
   }
