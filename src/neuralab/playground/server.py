@@ -74,7 +74,8 @@ class _Connection:
         self.wake = asyncio.Event()
         self.acked = 0
         self.steps = 0                      # "step" presses not yet trained
-        self.dirty = {"data", "curve", "frame"}
+        self.dirty = {"curve", "frame"}
+        self.built = None                   # the session.built the page has the data of
         self.tokens, self.refilled = float(self.limits["burst"]), time.monotonic()
         self.last_error = 0.0
         self.last_frame = 0.0
@@ -162,7 +163,7 @@ class _Connection:
                 else:
                     await self._in_pool(s.edit_weight, msg["layer"], msg["i"], msg["j"],
                                         msg["value"])
-            self.dirty.add("frame")
+            self.dirty |= {"frame", "change"}
         else:
             call = {"set": lambda: s.update(msg["state"]), "reset": s.reset,
                     "regenerate": s.regenerate, "upload": lambda: s.upload(msg["csv"])}[kind]
@@ -172,7 +173,7 @@ class _Connection:
                 finally:
                     await self.send_json({"type": "state", "state": s.state,
                                           "playing": s.playing})
-            self.dirty |= {"data", "curve", "frame"}
+            self.dirty |= {"curve", "frame", "change"}
         self.wake.set()
 
     async def _in_pool(self, fn, *args):
@@ -191,7 +192,7 @@ class _Connection:
                 for notice in self._notices():
                     await self.send_json({"type": "notice", "message": notice})
                 wait = self.last_frame + 1.0 / self.limits["max_fps"] - time.monotonic()
-                if wait > 0:
+                if wait > 0 and "change" not in self.dirty:
                     await asyncio.sleep(wait)
 
     def _notices(self):
@@ -204,20 +205,24 @@ class _Connection:
         s = self.session
         async with self.lock:
             out = []
-            if "data" in self.dirty:
+            if s.built != self.built:           # new data or network: points, diagram
                 out.append(s.data_frame())
+                self.built = s.built
             if "curve" in self.dirty:
                 out.append(s.curve_frame())
-            self.dirty -= {"data", "curve"}
+            self.dirty.discard("curve")
             train = s.playing or self.steps > 0
-            if not (train or "frame" in self.dirty) or \
-                    s.seq - self.acked >= self.limits["max_frames_in_flight"]:
+            # a frame that shows a change may go out ahead of the acks: the change is seen
+            # one frame sooner (the page draws whatever arrives, in order)
+            window = self.limits["max_frames_in_flight"] + ("change" in self.dirty)
+            if not (train or "frame" in self.dirty) or s.seq - self.acked >= window:
                 return out
+            self.dirty.discard("change")
             steps = 1 if train else 0
             self.steps = max(0, self.steps - 1)
             self.dirty.discard("frame")
+            self.last_frame = time.monotonic()      # frames start at most max_fps a second
             out.append(await self._in_pool(_advance_and_draw, s, steps))
-            self.last_frame = time.monotonic()
             return out
 
 

@@ -77,6 +77,7 @@ class Session:
         self.focus = None
         self.notices: list[str] = []
         self.seq = 0
+        self.built = 0          # counts new networks (the page redraws its diagram then)
         self._upload = None
         self._make_data()
         self._make_runs()
@@ -134,6 +135,7 @@ class Session:
         self.renderer = frames.Renderer(self.model, G.T, self.task)
         self.edited = False
         self.changed_at: list[tuple[int, list[str]]] = []
+        self.built += 1
         if s["init"] == "zeros" and s["hidden"]:
             self.notices.append("Zero initialization: every neuron of a layer starts "
                                 "identical and gets the same update, so they stay identical "

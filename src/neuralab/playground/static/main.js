@@ -1,5 +1,6 @@
 // The page: one WebSocket to the server, the state object, and the views it feeds.
-// Frames are drawn on the next animation frame and acknowledged, which paces the server.
+// Frames are drawn as they arrive and acknowledged, which paces the server: a slow page gets
+// fewer frames, never a queue of them.
 
 import {state, init, fromHash, saveToUrl} from "./state.js";
 import {decode, KIND, SECTION} from "./frames.js";
@@ -15,7 +16,7 @@ const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${l
 ws.binaryType = "arraybuffer";
 
 const view = {hello: null, points: null, domain: [-6, 6], inputs: null, shape: null, features: null,
-  pending: null, scheduled: false, lastStep: -1, classroom: false, playing: false, frames: 0};
+  pending: null, lastStep: -1, classroom: false, playing: false, frames: 0};
 const charts = {loss: new LineChart($("loss-chart")), grad: new LineChart($("grad-chart"), {log: true}),
   race: new LineChart($("race-chart")), lr: new LineChart($("lr-chart"))};
 window.playground = view;   // for tests and the curious: frames drawn, last scalars
@@ -108,15 +109,14 @@ function onBinary(buffer) {
   } else if (message.kind === KIND.CURVE) {
     charts.lr.set([s.get(SECTION.LR_CURVE)], ["αₜ per epoch"]);
   } else {
-    view.pending = message;
-    if (!view.scheduled) { view.scheduled = true; requestAnimationFrame(draw); }
+    view.pending = message;   // drawn at once (the browser shows it at its next paint), then
+    draw();                   // acknowledged: the server sends the next one only after that
   }
 }
 
 function fmt(v, digits = 3) { return Number.isFinite(v) ? v.toFixed(digits) : "–"; }
 
 function draw() {
-  view.scheduled = false;
   const message = view.pending;
   if (!message || !view.hello) return;
   const s = message.sections;
