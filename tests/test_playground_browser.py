@@ -256,3 +256,44 @@ def test_bad_input_shows_an_error_and_training_goes_on(page):
     _ctl(page, "Seed").press("Enter")
     alert.get_by_text(re.compile("seed must be an integer")).wait_for()
     assert page.get_by_role("button", name="Pause").count() == 1     # still playing
+
+
+def test_a_weight_is_shown_on_hover_and_edited_by_click(page):
+    link = _ctl(page, "Weight from Network input x1 to Neuron 1 of layer 1")
+    link.click(force=True)
+    editor = _ctl(page, "Weight value")
+    editor.fill("3")
+    editor.press("Enter")
+    page.wait_for_function("() => window.playground.frames > 1")
+    link.dispatch_event("mouseenter")        # this line (a hover could hit one crossing it)
+    page.get_by_role("tooltip").get_by_text("weight 3.000").wait_for()
+    page.get_by_role("button", name="Play").click()               # it trains on from there
+    page.wait_for_function("() => window.playground.scalars.step > 0")
+
+
+def test_presets_and_the_race(page):
+    _ctl(page, "Preset").select_option("optimizer-race")
+    _wait_url(page, "race=momentum%3A0.03%2Cadam%3A0.01")
+    assert "Optimizer race" in page.locator("#preset-text").text_content()
+    assert _ctl(page, "Racer 3 optimizer").input_value() == "adam"
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => window.playground.scalars.step > 100", timeout=30000)
+    page.get_by_role("button", name="Remove racer 3").click()
+    _wait_url(page, "race=momentum%3A0.03&")
+
+
+def test_a_classroom_link_hides_the_chosen_controls(page, browser):
+    page.get_by_text("Hide controls").click()
+    _ctl(page, "Hide lr").check()
+    _ctl(page, "Hide activation").check()
+    _wait_url(page, "hide=activation%2Clr")
+    assert _ctl(page, "Learning rate").is_visible()               # the teacher still sees it
+    link = page.get_by_role("link", name="Classroom link").get_attribute("href")
+    student = browser.new_context(bypass_csp=True).new_page()
+    student.goto(link)
+    _wait_frames(student)
+    assert not _ctl(student, "Learning rate").is_visible()
+    assert not _ctl(student, "Activation").is_visible()
+    assert _ctl(student, "Optimizer").is_visible()
+    assert not student.get_by_role("link", name="Classroom link").is_visible()
+    student.context.close()

@@ -75,7 +75,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     port = sock.getsockname()[1]
-    shown = "127.0.0.1" if local else args.host
+    shown = "127.0.0.1" if local else (socket.gethostname() if args.host in ("0.0.0.0", "::")
+                                       else args.host)
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     if token:
         url += f"?token={token}"
