@@ -297,3 +297,17 @@ def test_a_classroom_link_hides_the_chosen_controls(page, browser):
     assert _ctl(student, "Optimizer").is_visible()
     assert not student.get_by_role("link", name="Classroom link").is_visible()
     student.context.close()
+
+
+def test_a_csv_upload_trains_and_a_bad_one_is_explained(page, tmp_path):
+    good = tmp_path / "mine.csv"
+    good.write_text("x1,x2,label\n" + "\n".join(
+        f"{i / 10 - 3},{(i * 7) % 60 / 10 - 3},{int(i % 3 == 0)}" for i in range(60)))
+    _ctl(page, "Upload CSV").set_input_files(str(good))
+    _wait_url(page, "dataset=upload")
+    assert _ctl(page, "Data set").input_value() == "upload"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2,label\n" + "1,2,0\n" * 20 + "1,oops,1\n")
+    _ctl(page, "Upload CSV").set_input_files(str(bad))
+    page.get_by_role("alert").get_by_text(re.compile("line 22, column 2")).wait_for()
+    assert "dataset=upload" in _href(page)                     # the good upload stays

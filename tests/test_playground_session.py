@@ -215,7 +215,8 @@ def test_frame_layout_and_quantization():
     assert kind == frames.FRAME and seq == 1
     assert sec[frames.OUTPUT].dtype == np.uint8 and sec[frames.OUTPUT].size == 100 * 100
     assert set(np.unique(sec[frames.CLASSES])) <= set(range(5))
-    assert sec[frames.NEURONS].size == 5 * 20 * 20 and sec[frames.FOCUS].size == 10_000
+    assert sec[frames.NEURONS].size == (5 + 5) * 20 * 20            # hidden and output units
+    assert sec[frames.FOCUS].size == 10_000
     assert list(sec[frames.SHAPE]) == [2, 3, 2, 5]
     assert sec[frames.WEIGHTS].size == s.model.n_params
     kind, _, sec = frames.unpack(s.data_frame())

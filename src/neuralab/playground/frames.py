@@ -148,12 +148,15 @@ class Renderer:
             confidence = (P.max(axis=0) - 1.0 / k) * (2.0 * k / (k - 1.0)) - 1.0
             sections.append((OUTPUT, quantize(confidence)))
             sections.append((CLASSES, P.argmax(axis=0).astype(np.uint8)))
-            node_out = confidence[None, :]
+            node_out = 2.0 * P - 1.0                  # each class's probability, as a picture
+            columns = [*columns, node_out]            # thumbnails of the output units too
         else:
             node_out = 2.0 * P - 1.0 if self.task == "binary" else P
             sections.append((OUTPUT, quantize(np.array(node_out[0], dtype=np.float32))))
         if columns:
             sections.append((NEURONS, thumbnails(np.concatenate(columns))))
+            if self.task == "multiclass":
+                columns = columns[:-1]
         if focus is not None:
             column, i = focus
             every = [self.inputs, *columns, node_out]

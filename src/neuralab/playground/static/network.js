@@ -118,6 +118,7 @@ export class NetworkView {
     }
     const last = this.nodes[this.nodes.length - 1];
     if (output && last.length === 1) paint(last[0], output, 100);
+    else if (neurons) last.forEach((cv) => { paint(cv, neurons.subarray(n * T, (n + 1) * T), 20); n++; });
   }
 
   weight(l, i, j) {
