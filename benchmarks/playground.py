@@ -9,6 +9,8 @@ Playwright) on this machine and measures, for a 2-8-8-8-1 tanh network on 500 po
 * the latency from a control change (the learning rate) to the first frame drawn with it;
 * N pages at once (default 20): frames/s of each page, and the server's resident memory per
   session (the growth of this process's RSS from before the pages opened, divided by N);
+* N sessions driven by bare WebSocket clients that acknowledge every frame at once: what the
+  server alone sustains when the pages run on other machines (a classroom);
 * the session alone, without server or browser: milliseconds per frame (training + drawing).
 
 Prints a Markdown table (paste it into BENCHMARKS.md under "Playground").
@@ -88,6 +90,61 @@ def _latency(page, trials=12):
     return statistics.median(out), max(out)
 
 
+def _raw_sessions(url, n, seconds):
+    """Frames/s of each of ``n`` sessions driven by bare WebSocket clients that acknowledge
+    every frame at once (no browser): what the server alone sustains for a classroom whose
+    pages run on the students' machines."""
+    import json
+    import selectors
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    from wsproto import WSConnection
+    from wsproto.connection import ConnectionType
+    from wsproto.events import AcceptConnection, BytesMessage, Request, TextMessage
+
+    port = urlsplit(url).port
+    sel = selectors.DefaultSelector()
+    clients = []
+    for _ in range(n):
+        conn = WSConnection(ConnectionType.CLIENT)
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(conn.send(Request(host=f"127.0.0.1:{port}", target="/ws")))
+        client = {"conn": conn, "sock": sock, "frames": 0, "buf": bytearray()}
+        sel.register(sock, selectors.EVENT_READ, client)
+        clients.append(client)
+
+    def say(client, message):
+        client["sock"].sendall(client["conn"].send(TextMessage(data=json.dumps(message))))
+
+    counting, end = None, time.perf_counter() + seconds + 2.0
+    while time.perf_counter() < end:
+        if counting is None and time.perf_counter() > end - seconds:
+            counting = [c["frames"] for c in clients]
+        for key, _ in sel.select(timeout=0.1):
+            client = key.data
+            client["conn"].receive_data(client["sock"].recv(1 << 20))
+            for event in client["conn"].events():
+                if isinstance(event, AcceptConnection):
+                    say(client, {"type": "set", "state": {"hidden": [8, 8, 8],
+                                                          "dataset": "circle"}})
+                    say(client, {"type": "play"})
+                elif isinstance(event, BytesMessage):
+                    client["buf"] += event.data
+                    if event.message_finished:
+                        kind, seq = struct.unpack_from("<HI", client["buf"], 6)
+                        client["buf"] = bytearray()
+                        if kind == 1:
+                            client["frames"] += 1
+                            say(client, {"type": "ack", "seq": seq})
+    rates = [(c["frames"] - c0) / seconds for c, c0 in zip(clients, counting, strict=True)]
+    for c in clients:
+        sel.unregister(c["sock"])
+        c["sock"].close()
+    return rates
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.playground")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds per measurement")
@@ -147,6 +204,11 @@ def main(argv=None) -> int:
                          f"{(rss1 - rss0) / args.sessions:.1f} MB", f"RSS {rss0:.0f} → "
                          f"{rss1:.0f} MB", "≤ 20 MB"))
             browser.close()
+        time.sleep(1.0)
+        rates = _raw_sessions(url, args.sessions, args.seconds)
+        rows.append((f"{args.sessions} sessions, bare WebSocket clients (no browser)",
+                     f"{min(rates):.1f} frames/s slowest", f"{statistics.median(rates):.1f} "
+                     f"median, {sum(rates):.0f} in all", "each ≥ 10 frames/s"))
     finally:
         server.should_exit = True
         thread.join(10)

@@ -41,7 +41,7 @@ SCALARS, SHAPE, WEIGHTS, GRADS, OUTPUT, CLASSES, NEURONS, FOCUS, RACE, POINTS, I
 #: What the float64 SCALARS section holds, in order (sent in ``hello``).
 SCALAR_NAMES = ("step", "epoch", "train_loss", "test_loss", "train_accuracy",
                 "test_accuracy", "lr", "dead_relu", "playing", "focus_layer", "focus_i",
-                "steps_per_frame_done")
+                "steps_per_frame_done", "changes")
 #: Columns of the RACE section (one row per run).
 RACE_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 

@@ -157,6 +157,8 @@ class _Connection:
         elif kind == "step":
             self.steps += 1
         elif kind in ("focus", "edit"):
+            if kind == "edit":
+                s.changes += 1
             async with self.lock:
                 if kind == "focus":
                     s.set_focus(msg["layer"], msg["i"])
@@ -167,6 +169,7 @@ class _Connection:
         else:
             call = {"set": lambda: s.update(msg["state"]), "reset": s.reset,
                     "regenerate": s.regenerate, "upload": lambda: s.upload(msg["csv"])}[kind]
+            s.changes += 1
             async with self.lock:
                 try:
                     await self._in_pool(call)

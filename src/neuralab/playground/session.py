@@ -77,6 +77,7 @@ class Session:
         self.focus = None
         self.notices: list[str] = []
         self.seq = 0
+        self.changes = 0        # change messages handled (the page skips older frames)
         self.built = 0          # counts new networks (the page redraws its diagram then)
         self._upload = None
         self._make_data()
@@ -312,7 +313,8 @@ class Session:
         lr = run.optimizer.lr if run.schedule is None else run.schedule(run.epoch)
         focus = (-1, -1) if self.focus is None else self.focus
         scalars = [run.step, run.epoch + run.batch / n_batches, *run.metrics, lr,
-                   self._dead_relu(), float(self.playing), *focus, run.steps_done]
+                   self._dead_relu(), float(self.playing), *focus, run.steps_done,
+                   self.changes]
         grads = np.sqrt(run.grad_sq / max(run.steps_done, 1)) if run.steps_done else \
             np.full(len(run.slices), np.nan)
         sections = [(frames.SCALARS, np.array(scalars, dtype=np.float64)),

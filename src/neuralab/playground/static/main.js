@@ -33,7 +33,16 @@ const net = new NetworkView($("network"), {
   tooltip: $("tooltip"), editor: $("weight-editor"),
 });
 
-function send(message) { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message)); }
+// Change messages sent; frames made before the server handled them are stale: acknowledged
+// but not drawn, so a change shows in the first frame that has it (a few skipped at most).
+const CHANGES = new Set(["set", "reset", "regenerate", "edit", "upload"]);
+let changesSent = 0, staleSkipped = 0;
+
+function send(message) {
+  if (ws.readyState !== WebSocket.OPEN) return;
+  if (CHANGES.has(message.type)) changesSent++;
+  ws.send(JSON.stringify(message));
+}
 function change(fields) { send({type: "set", state: fields}); }
 
 function showError(text) {
@@ -122,6 +131,13 @@ function draw() {
   const s = message.sections;
   const names = view.hello.scalars, values = s.get(SECTION.SCALARS);
   const sc = Object.fromEntries(names.map((n, k) => [n, values[k]]));
+  if (sc.changes < changesSent && staleSkipped < 4) {
+    staleSkipped++;
+    send({type: "ack", seq: message.seq});
+    return;
+  }
+  if (sc.changes < changesSent) changesSent = sc.changes;   // a dropped message: resync
+  staleSkipped = 0;
   view.scalars = sc;
   $("epoch").textContent = Math.floor(sc.epoch);
   $("stepcount").textContent = sc.step;
