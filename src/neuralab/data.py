@@ -45,6 +45,9 @@ __all__ = [
     "load", "load_csv", "load_idx", "load_mnist", "load_npy", "load_npz", "one_hot",
     "train_val_test_split",
 ]
+from ._planar import PLANAR, planar  # noqa: E402,F401  (TensorFlow Playground's 2-D sets)
+
+__all__ += ["PLANAR", "planar"]
 
 #: name -> one-line description of every data set :func:`load` makes without a download.
 DATASETS = {

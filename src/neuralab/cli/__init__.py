@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_datasets)
     sub.add_parser("lab", help="run the lecture's experiments (neuralab lab --help)",
                    add_help=False)
+    sub.add_parser("playground", help="train and watch networks live in the browser",
+                   add_help=False)
     parallel.add_sweep_parser(sub)
     return parser
 
@@ -104,6 +106,10 @@ def main(argv=None) -> int:
             return 0
         if argv[:1] == ["lab"]:
             return _lab(argv[1:])
+        if argv[:1] == ["playground"]:  # the web app's own parser (neuralab[playground])
+            from ..playground.cli import main as playground_main
+
+            return playground_main(argv[1:])
         args = build_parser().parse_args(argv)
         return args.func(args)
     except BrokenPipeError:            # `neuralab predict ... | head`

@@ -28,6 +28,7 @@ examples:
   neuralab predict runs/digits/model.safetensors inputs.csv --output predictions.csv
   neuralab datasets
   neuralab lab list
+  neuralab playground                          # the web app (pip install "neuralab[playground]")
 
 run.toml holds the options of `neuralab train --help` (hyphens as underscores):
   dataset = "wine"

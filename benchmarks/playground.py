@@ -1,0 +1,228 @@
+"""The playground's speed: ``python -m benchmarks.playground [--seconds S] [--sessions N]``.
+
+Runs the server (uvicorn, in this process) and headless Chromium (Debian's, through
+Playwright) on this machine and measures, for a 2-8-8-8-1 tanh network on 500 points with the
+100×100 output and every neuron's thumbnail:
+
+* frames/s drawn by the page at 25 steps per frame (one epoch of the 250 training points at
+  batch 10), and training steps/s at 100 steps per frame;
+* the latency from a control change (the learning rate) to the first frame drawn with it;
+* N pages at once (default 20): frames/s of each page, and the server's resident memory per
+  session (the growth of this process's RSS from before the pages opened, divided by N);
+* N sessions driven by bare WebSocket clients that acknowledge every frame at once: what the
+  server alone sustains when the pages run on other machines (a classroom);
+* the session alone, without server or browser: milliseconds per frame (training + drawing).
+
+Prints a Markdown table (paste it into BENCHMARKS.md under "Playground").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from neuralab.playground.server import create_app, serve_in_thread
+from neuralab.playground.session import Session
+
+CHROMIUM = "/usr/bin/chromium"
+SETUP = "#dataset=circle&hidden=8%2C8%2C8&activation=tanh&points=500&batchSize=10"
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _session_alone(seconds):
+    s = Session({"dataset": "circle", "hidden": [8, 8, 8], "stepsPerFrame": 25})
+    out = {}
+    for spf in (25, 100):
+        s.update({"stepsPerFrame": spf})
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / 2:
+            s.advance()
+            s.frame()
+            n += 1
+        dt = time.perf_counter() - t0
+        out[spf] = (1000 * dt / n, n * spf / dt)
+    return out
+
+
+def _open(context, url, setup=SETUP):
+    page = context.new_page()
+    page.goto(url + setup)
+    page.wait_for_function("() => location.hash.includes('hidden=8%2C8%2C8')", timeout=30000)
+    page.wait_for_function("() => window.playground && window.playground.frames >= 1",
+                           timeout=30000)
+    return page
+
+
+def _rate(page, seconds):
+    """(frames/s drawn, steps/s trained) over ``seconds`` while playing."""
+    f0, s0 = page.evaluate("() => [window.playground.frames, window.playground.scalars.step]")
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    f1, s1 = page.evaluate("() => [window.playground.frames, window.playground.scalars.step]")
+    dt = time.perf_counter() - t0
+    return (f1 - f0) / dt, (s1 - s0) / dt
+
+
+def _latency(page, trials=12):
+    """Milliseconds from a learning-rate change to the first frame drawn with it."""
+    out = []
+    for k in range(trials):
+        lr = [0.01, 0.03][k % 2]
+        ms = page.evaluate("""(lr) => new Promise((done) => {
+            const select = document.querySelector('[data-field="lr"]');
+            const t0 = performance.now();
+            select.value = String(lr);
+            select.dispatchEvent(new Event('change'));
+            const poll = () => window.playground.scalars.lr === lr
+                ? done(performance.now() - t0) : requestAnimationFrame(poll);
+            requestAnimationFrame(poll);
+        })""", lr)
+        out.append(ms)
+    return statistics.median(out), max(out)
+
+
+def _raw_sessions(url, n, seconds):
+    """Frames/s of each of ``n`` sessions driven by bare WebSocket clients that acknowledge
+    every frame at once (no browser): what the server alone sustains for a classroom whose
+    pages run on the students' machines."""
+    import json
+    import selectors
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    from wsproto import WSConnection
+    from wsproto.connection import ConnectionType
+    from wsproto.events import AcceptConnection, BytesMessage, Request, TextMessage
+
+    port = urlsplit(url).port
+    sel = selectors.DefaultSelector()
+    clients = []
+    for _ in range(n):
+        conn = WSConnection(ConnectionType.CLIENT)
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(conn.send(Request(host=f"127.0.0.1:{port}", target="/ws")))
+        client = {"conn": conn, "sock": sock, "frames": 0, "buf": bytearray()}
+        sel.register(sock, selectors.EVENT_READ, client)
+        clients.append(client)
+
+    def say(client, message):
+        client["sock"].sendall(client["conn"].send(TextMessage(data=json.dumps(message))))
+
+    counting, end = None, time.perf_counter() + seconds + 2.0
+    while time.perf_counter() < end:
+        if counting is None and time.perf_counter() > end - seconds:
+            counting = [c["frames"] for c in clients]
+        for key, _ in sel.select(timeout=0.1):
+            client = key.data
+            client["conn"].receive_data(client["sock"].recv(1 << 20))
+            for event in client["conn"].events():
+                if isinstance(event, AcceptConnection):
+                    say(client, {"type": "set", "state": {"hidden": [8, 8, 8],
+                                                          "dataset": "circle"}})
+                    say(client, {"type": "play"})
+                elif isinstance(event, BytesMessage):
+                    client["buf"] += event.data
+                    if event.message_finished:
+                        kind, seq = struct.unpack_from("<HI", client["buf"], 6)
+                        client["buf"] = bytearray()
+                        if kind == 1:
+                            client["frames"] += 1
+                            say(client, {"type": "ack", "seq": seq})
+    rates = [(c["frames"] - c0) / seconds for c, c0 in zip(clients, counting, strict=True)]
+    for c in clients:
+        sel.unregister(c["sock"])
+        c["sock"].close()
+    return rates
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.playground")
+    parser.add_argument("--seconds", type=float, default=8.0, help="seconds per measurement")
+    parser.add_argument("--sessions", type=int, default=20, help="pages at once")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    load = os.getloadavg()
+    alone = _session_alone(args.seconds)
+    app = create_app(limits={"max_sessions": max(32, args.sessions + 2)})
+    server, thread, url = serve_in_thread(app)
+    rows = []
+    try:
+        with sync_playwright() as p:
+            # every page stands for a student's foreground tab: no background throttling
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-renderer-backgrounding",
+                "--disable-background-timer-throttling",
+                "--disable-backgrounding-occluded-windows"])
+            context = browser.new_context(bypass_csp=True, viewport={"width": 1400,
+                                                                     "height": 1000})
+            page = _open(context, url)
+            page.get_by_role("button", name="Play").click()
+            time.sleep(1.0)
+            fps, steps = _rate(page, args.seconds)
+            rows.append(("one page, 25 steps/frame (1 epoch)", f"{fps:.1f} frames/s",
+                         f"{steps / max(fps, 1e-9) / 25:.2f} epochs/frame", "≥ 30 frames/s, "
+                         "≥ 1 epoch/frame"))
+            latency = _latency(page)
+            rows.append(("control change → next frame drawn", f"{latency[0]:.0f} ms median",
+                         f"{latency[1]:.0f} ms worst of 12", "≤ 100 ms"))
+            page.get_by_label("Steps per frame", exact=True).fill("100")
+            page.get_by_label("Steps per frame", exact=True).press("Enter")
+            page.wait_for_function("() => location.hash.includes('stepsPerFrame=100')")
+            time.sleep(1.0)
+            fps, steps = _rate(page, args.seconds)
+            rows.append(("one page, 100 steps/frame", f"{steps:,.0f} steps/s",
+                         f"{fps:.1f} frames/s", "≥ 2,000 steps/s"))
+            page.close()
+            rss0 = _rss_mb()
+            pages = [_open(browser.new_context(bypass_csp=True), url)
+                     for _ in range(args.sessions)]
+            for pg in pages:
+                pg.get_by_role("button", name="Play").click()
+            time.sleep(2.0)
+            starts = [pg.evaluate("() => window.playground.frames") for pg in pages]
+            t0 = time.perf_counter()
+            time.sleep(args.seconds)
+            ends = [pg.evaluate("() => window.playground.frames") for pg in pages]
+            dt = time.perf_counter() - t0
+            rates = [(b - a) / dt for a, b in zip(starts, ends, strict=True)]
+            rss1 = _rss_mb()
+            rows.append((f"{args.sessions} pages at once", f"{min(rates):.1f} frames/s slowest",
+                         f"{statistics.median(rates):.1f} median, "
+                         f"{sum(rates):.0f} in all", "each ≥ 10 frames/s"))
+            rows.append((f"server memory per session ({args.sessions})",
+                         f"{(rss1 - rss0) / args.sessions:.1f} MB", f"RSS {rss0:.0f} → "
+                         f"{rss1:.0f} MB", "≤ 20 MB"))
+            browser.close()
+        time.sleep(1.0)
+        rates = _raw_sessions(url, args.sessions, args.seconds)
+        rows.append((f"{args.sessions} sessions, bare WebSocket clients (no browser)",
+                     f"{min(rates):.1f} frames/s slowest", f"{statistics.median(rates):.1f} "
+                     f"median, {sum(rates):.0f} in all", "each ≥ 10 frames/s"))
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    for spf, (ms, sps) in alone.items():
+        rows.append((f"session alone, {spf} steps/frame", f"{ms:.2f} ms/frame",
+                     f"{sps:,.0f} steps/s", "(no server, no browser)"))
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          f"({os.cpu_count()} cores); end: {os.getloadavg()[0]:.2f}")
+    print("| measurement | result | detail | target |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+// The page: one WebSocket to the server, the state object, and the views it feeds.
+// Frames are drawn as they arrive and acknowledged, which paces the server: a slow page gets
+// fewer frames, never a queue of them.
+
+import {state, init, fromHash, saveToUrl} from "./state.js";
+import {decode, KIND, SECTION} from "./frames.js";
+import {paint, drawPoints} from "./heatmap.js";
+import {NetworkView} from "./network.js";
+import {LineChart} from "./linechart.js";
+import {Controls} from "./controls.js";
+
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.search).get("token");
+const query = token ? `?token=${encodeURIComponent(token)}` : "";
+const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${query}`);
+ws.binaryType = "arraybuffer";
+
+const view = {hello: null, points: null, domain: [-6, 6], inputs: null, shape: null, features: null,
+  pending: null, lastStep: -1, classroom: false, playing: false, frames: 0};
+const charts = {loss: new LineChart($("loss-chart")), grad: new LineChart($("grad-chart"), {log: true}),
+  race: new LineChart($("race-chart")), lr: new LineChart($("lr-chart"))};
+window.playground = view;   // for tests and the curious: frames drawn, last scalars
+
+let controls = null;
+const net = new NetworkView($("network"), {
+  onFocus: (layer, i) => send({type: "focus", layer, i}),
+  onEdit: (layer, i, j, value) => send({type: "edit", layer, i, j, value}),
+  onNeurons: (k, sign) => {
+    const hidden = [...state.hidden];
+    hidden[k] = hidden[k] + sign;
+    change({hidden});
+  },
+  tooltip: $("tooltip"), editor: $("weight-editor"),
+});
+
+// Change messages sent; frames made before the server handled them are stale: acknowledged
+// but not drawn, so a change shows in the first frame that has it (a few skipped at most).
+const CHANGES = new Set(["set", "reset", "regenerate", "edit", "upload"]);
+let changesSent = 0, staleSkipped = 0;
+
+function send(message) {
+  if (ws.readyState !== WebSocket.OPEN) return;
+  if (CHANGES.has(message.type)) changesSent++;
+  ws.send(JSON.stringify(message));
+}
+function change(fields) { send({type: "set", state: fields}); }
+
+function showError(text) {
+  const p = document.createElement("p");
+  p.textContent = text;
+  $("errors").replaceChildren(p);
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => $("errors").replaceChildren(), 8000);
+}
+
+function showNotice(text) {
+  const p = document.createElement("p");
+  p.textContent = text;
+  $("notices").replaceChildren(p);
+}
+
+function accept(s) {
+  Object.assign(state, s);
+  controls.update(state, view.hello.datasets);
+  if (!view.classroom) document.querySelectorAll(".classroom-hidden").forEach((el) => el.classList.remove("classroom-hidden"));
+  saveToUrl();
+  $("classroom-link").href = location.href;
+  $("init-note").textContent = state.init === "zeros" && state.hidden.length
+    ? "Zero initialization: every neuron of a layer starts identical, receives the same update and stays identical — the symmetry is never broken."
+    : "";
+}
+
+ws.addEventListener("open", () => { $("connection").textContent = "connected"; });
+ws.addEventListener("close", (e) => {
+  $("connection").textContent = "disconnected";
+  showError(`The connection to the playground closed${e.reason ? ": " + e.reason : ""}; reload the page.`);
+});
+ws.addEventListener("message", (event) => {
+  if (typeof event.data !== "string") return onBinary(event.data);
+  const msg = JSON.parse(event.data);
+  if (msg.type === "hello") onHello(msg);
+  else if (msg.type === "state") { accept(msg.state); setPlaying(msg.playing); }
+  else if (msg.type === "error") showError(msg.message);
+  else if (msg.type === "notice") showNotice(msg.message);
+});
+
+function onHello(msg) {
+  view.hello = msg;
+  init(msg.fields, msg.state);
+  controls = new Controls(msg.fields, change);
+  for (const [name, preset] of Object.entries(msg.presets)) $("preset").add(new Option(preset.title, name));
+  const fromUrl = fromHash(location.hash);
+  view.classroom = (fromUrl.hide || []).length > 0;
+  document.body.classList.toggle("classroom", view.classroom);
+  accept(msg.state);
+  if (Object.keys(fromUrl).length) change(fromUrl);
+  for (const kind of ["model", "data", "toml", "python"]) $(`export-${kind}`).href = `/export/${msg.session}/${kind}${query}`;
+}
+
+function setPlaying(on) {
+  view.playing = on;
+  $("play").setAttribute("aria-label", on ? "Pause" : "Play");
+  $("play").textContent = on ? "Pause" : "Play";
+}
+
+function onBinary(buffer) {
+  const message = decode(buffer);
+  const s = message.sections;
+  if (message.kind === KIND.DATA) {
+    view.points = s.get(SECTION.POINTS); view.domain = Array.from(s.get(SECTION.DOMAIN));
+    view.inputs = s.get(SECTION.INPUTS);
+    view.shape = Array.from(s.get(SECTION.SHAPE)); view.features = [...state.features];
+    net.build(view.shape, view.features);
+    charts.loss.reset(["train", "test"]); charts.grad.reset(view.shape.slice(1).map((_, k) => `layer ${k + 1}`));
+    charts.race.reset([]); view.lastStep = -1;
+    const params = view.shape.slice(1).reduce((sum, n, k) => sum + n * (view.shape[k] + 1), 0);
+    $("newton-note").textContent = `Newton's method: networks up to ${view.hello.limits.newton_max_params} parameters (this one has ${params}).`;
+  } else if (message.kind === KIND.CURVE) {
+    charts.lr.set([s.get(SECTION.LR_CURVE)], ["αₜ per epoch"]);
+  } else {
+    view.pending = message;   // drawn at once (the browser shows it at its next paint), then
+    draw();                   // acknowledged: the server sends the next one only after that
+  }
+}
+
+function fmt(v, digits = 3) { return Number.isFinite(v) ? v.toFixed(digits) : "–"; }
+
+function draw() {
+  const message = view.pending;
+  if (!message || !view.hello) return;
+  const s = message.sections;
+  const names = view.hello.scalars, values = s.get(SECTION.SCALARS);
+  const sc = Object.fromEntries(names.map((n, k) => [n, values[k]]));
+  if (sc.changes < changesSent && staleSkipped < 4) {
+    staleSkipped++;
+    send({type: "ack", seq: message.seq});
+    return;
+  }
+  if (sc.changes < changesSent) changesSent = sc.changes;   // a dropped message: resync
+  staleSkipped = 0;
+  view.scalars = sc;
+  $("epoch").textContent = Math.floor(sc.epoch);
+  $("stepcount").textContent = sc.step;
+  $("train-loss").textContent = fmt(sc.train_loss); $("test-loss").textContent = fmt(sc.test_loss);
+  $("train-acc").textContent = Number.isFinite(sc.train_accuracy) ? `${(100 * sc.train_accuracy).toFixed(1)}%` : "–";
+  $("test-acc").textContent = Number.isFinite(sc.test_accuracy) ? `${(100 * sc.test_accuracy).toFixed(1)}%` : "–";
+  $("dead-relu").textContent = Number.isFinite(sc.dead_relu) ? `${(100 * sc.dead_relu).toFixed(0)}%` : "– (no ReLU)";
+  setPlaying(sc.playing > 0.5);
+  const shape = Array.from(s.get(SECTION.SHAPE));
+  if (!view.shape || shape.join() !== view.shape.join()) { view.shape = shape; net.build(shape, state.features); }
+  if (sc.step !== view.lastStep) {
+    if (sc.step < view.lastStep) { charts.loss.reset(["train", "test"]); charts.race.reset([]); }
+    view.lastStep = sc.step;
+    charts.loss.push([sc.train_loss, sc.test_loss]); charts.loss.draw();
+    if (sc.steps_per_frame_done > 0) { charts.grad.push(Array.from(s.get(SECTION.GRADS))); charts.grad.draw(); }
+    const race = s.get(SECTION.RACE);
+    if (race) {
+      const runs = race.length / 4;
+      if (charts.race.series.length !== runs) {
+        charts.race.reset([`main: ${state.optimizer} ${state.lr}`, ...state.race.map((r) => `${r.optimizer} ${r.lr}`)]);
+      }
+      charts.race.push(Array.from({length: runs}, (_, k) => race[k * 4 + 1])); charts.race.draw();
+    }
+  }
+  const out = $("heatmap");
+  paint(out, s.get(SECTION.OUTPUT), 100, {discretize: state.discretize, classes: s.get(SECTION.CLASSES) || null});
+  drawPoints(out, view.points, view.domain, {showTest: state.showTest, task: taskOf(state)});
+  const focus = s.get(SECTION.FOCUS);
+  $("focus").classList.toggle("off", !focus);
+  if (focus) paint($("focus"), focus, 100);
+  net.update(s.get(SECTION.WEIGHTS), s.get(SECTION.NEURONS), view.inputs, s.get(SECTION.OUTPUT));
+  view.frames++;
+  send({type: "ack", seq: message.seq});
+}
+
+function taskOf(s) { return s.problem === "classification" ? "binary" : s.problem; }
+
+$("play").addEventListener("click", () => send({type: view.playing ? "pause" : "play"}));
+$("step").addEventListener("click", () => send({type: "step"}));
+$("reset").addEventListener("click", () => send({type: "reset"}));
+$("regenerate").addEventListener("click", () => send({type: "regenerate"}));
+$("add-layer").addEventListener("click", () => { if (state.hidden.length < 6) change({hidden: [...state.hidden, 2]}); else showError("at most 6 hidden layers"); });
+$("remove-layer").addEventListener("click", () => change({hidden: state.hidden.slice(0, -1)}));
+$("add-racer").addEventListener("click", () => change({race: [...state.race, {optimizer: "adam", lr: 0.01}]}));
+$("preset").addEventListener("change", () => {
+  const preset = view.hello.presets[$("preset").value];
+  if (!preset) return;
+  $("preset-text").textContent = `${preset.title} (lab: ${preset.lab}). ${preset.text}`;
+  send({type: "pause"});
+  change(preset.state);
+});
+$("upload").addEventListener("change", async () => {
+  const file = $("upload").files[0];
+  if (!file) return;
+  const limit = view.hello.limits.max_upload;
+  if (file.size > limit) { showError(`${file.name} is ${file.size.toLocaleString()} bytes, over the limit of ${limit.toLocaleString()}`); return; }
+  send({type: "upload", csv: await file.text()});
+  $("upload").value = "";
+});
+document.addEventListener("click", (e) => {
+  const editor = $("weight-editor");
+  if (!editor.hidden && !editor.contains(e.target) && e.target.tagName !== "line" && !e.target.classList.contains("node")) editor.hidden = true;
+});

@@ -1,0 +1,276 @@
+"""The playground's session, driven without a server: the library's training bit for bit,
+race, zero init, weight edits, gradient panel, uploads, frames and exports."""
+
+import numpy as np
+import pytest
+
+import neuralab as nl
+from neuralab.playground import _config, export, frames
+from neuralab.playground.protocol import ProtocolError
+from neuralab.playground.session import Session, _inputs, _regularize
+
+
+def _fit_twin(session, optimizer, lr, epochs):
+    """The same data, network, optimizer and schedule trained by nl.fit."""
+    s = session.state
+    model = nl.Sequential(_config.layers(s, session.X_in.shape[1], session.n_out, session.task),
+                          seed=s["seed"], dtype="float64")
+    nl.fit(model, _inputs(session.X, s["features"]), session.y,
+           optimizer=_config.optimizer(s, optimizer, lr, 10_000),
+           schedule=_config.schedule(s, lr), epochs=epochs, batch_size=s["batchSize"],
+           seed=s["seed"])
+    return model
+
+
+def _epochs(session, epochs):
+    per_epoch = -(-len(session.y) // session.state["batchSize"])
+    session.advance(epochs * per_epoch)
+
+
+@pytest.mark.parametrize("optimizer, lr, schedule", [
+    ("sgd", 0.03, {}), ("momentum", 0.03, {"schedule": "step", "stepSize": 2}),
+    ("nesterov", 0.03, {}), ("adagrad", 0.1, {"schedule": "exponential"}),
+    ("rmsprop", 0.01, {}), ("adam", 0.01, {"schedule": "cosine", "tMax": 3, "warmup": 1}),
+    ("adamw", 0.01, {}), ("newton", 1.0, {})])
+def test_a_run_equals_fit_bit_for_bit_at_epoch_boundaries(optimizer, lr, schedule):
+    s = Session({"dataset": "spiral", "hidden": [5, 4], "optimizer": optimizer, "lr": lr,
+                 "batchSize": 7, "seed": 3, "features": ["x1", "x2", "sin(x1)"], **schedule})
+    _epochs(s, 2)
+    twin = _fit_twin(s, optimizer, lr, 2)
+    assert s.runs[0].epoch == 2 and s.runs[0].batch == 0
+    assert np.array_equal(s.model.params, twin.params)
+    _epochs(s, 1)
+    assert not np.array_equal(s.model.params, twin.params)     # it did train on
+
+
+def test_frames_do_not_change_training():
+    a = Session({"dataset": "xor", "hidden": [4], "seed": 1})
+    b = Session({"dataset": "xor", "hidden": [4], "seed": 1})
+    for _ in range(5):
+        a.advance(13)
+        a.frame()
+    b.advance(65)
+    assert np.array_equal(a.model.params, b.model.params)
+
+
+def test_the_snippet_reproduces_theta_mid_epoch(tmp_path, monkeypatch):
+    s = Session({"dataset": "gaussians", "problem": "multiclass", "classes": 4,
+                 "hidden": [6], "optimizer": "adam", "lr": 0.01, "batchSize": 9, "seed": 5,
+                 "schedule": "step", "warmup": 2, "features": ["x1", "x2", "x1*x2"]})
+    s.advance(123)
+    assert s.runs[0].batch > 0                                 # stopped inside an epoch
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(export.python_snippet(s), "playground.py", "exec"), namespace)
+    assert np.array_equal(namespace["model"].params, s.model.params)
+    assert nl.load(tmp_path / "playground.safetensors").n_params == s.model.n_params
+
+
+def test_the_snippet_says_when_it_cannot_reproduce():
+    s = Session({"dataset": "xor", "hidden": [3]})
+    s.advance(10)
+    s.update({"lr": 0.1})
+    s.edit_weight(0, 0, 0, 1.5)
+    text = export.python_snippet(s)
+    assert "edited by hand" in text and "lr changed at step 10" in text
+
+
+def test_race_runs_start_from_the_same_weights_and_each_equals_fit():
+    s = Session({"dataset": "circle", "hidden": [4], "optimizer": "sgd", "lr": 0.03,
+                 "race": [{"optimizer": "momentum", "lr": 0.03},
+                          {"optimizer": "adam", "lr": 0.01}]})
+    assert len(s.runs) == 3
+    for run in s.runs[1:]:
+        assert np.array_equal(run.model.params, s.model.params)
+    _epochs(s, 2)
+    for run, (name, lr) in zip(s.runs, [("sgd", 0.03), ("momentum", 0.03), ("adam", 0.01)],
+                               strict=True):
+        assert np.array_equal(run.model.params, _fit_twin(s, name, lr, 2).params)
+    _, _, sec = frames.unpack(s.frame())
+    assert sec[frames.RACE].shape == (12,)
+    assert len({run.metrics for run in s.runs}) == 3           # they differ
+
+
+def _neurons(session):
+    _, _, sec = frames.unpack(session.frame())
+    T = frames.THUMB * frames.THUMB
+    return sec[frames.NEURONS].reshape(-1, T)
+
+
+def test_zero_init_keeps_every_neuron_of_a_layer_identical():
+    s = Session({"dataset": "circle", "hidden": [4, 3], "init": "zeros",
+                 "activation": "sigmoid", "lr": 0.3})
+    assert any("Zero initialization" in n for n in s.notices)
+    s.advance(200)
+    images = _neurons(s)
+    assert (images[:4] == images[0]).all() and (images[4:] == images[4]).all()
+    W = s.model.layers[2].W
+    assert np.allclose(W, W[0]) and np.abs(W).max() > 0       # moved, but identically
+    s.update({"init": "xavier_uniform"})
+    s.advance(50)
+    images = _neurons(s)
+    assert not (images[:4] == images[0]).all()
+
+
+def test_weight_and_bias_edits_reach_the_model_and_the_frame():
+    s = Session({"dataset": "xor", "hidden": [3]})
+    s.edit_weight(0, 2, 1, -7.5)
+    s.edit_weight(1, 0, 3, 2.25)                               # j = n_in: the bias
+    assert s.model.layers[0].W[2, 1] == -7.5 and s.model.layers[2].b[0, 0] == 2.25
+    _, _, sec = frames.unpack(s.frame())
+    assert sec[frames.WEIGHTS][2 * 2 + 1] == -7.5
+    with pytest.raises(ProtocolError, match="shape"):
+        s.edit_weight(0, 3, 0, 1.0)
+    with pytest.raises(ProtocolError, match="layer must be below 2"):
+        s.edit_weight(2, 0, 0, 1.0)
+
+
+def test_gradient_panel_and_dead_relus():
+    s = Session({"dataset": "circle", "hidden": [8] * 6, "activation": "sigmoid", "lr": 0.1})
+    s.advance(50)
+    _, _, sec = frames.unpack(s.frame())
+    g = sec[frames.GRADS]
+    assert g.shape == (7,) and np.isfinite(g).all()
+    assert g[0] < g[-1] / 10                                   # vanishing with sigmoid
+    s = Session({"dataset": "circle", "hidden": [4, 4], "activation": "relu"})
+    for i in range(4):
+        s.edit_weight(0, i, 2, -100.0)                         # bias far below zero
+    scalars = dict(zip(frames.SCALAR_NAMES, frames.unpack(s.frame())[2][frames.SCALARS],
+                       strict=True))
+    assert scalars["dead_relu"] >= 0.5
+
+
+def test_inputs_and_regularization_seams():
+    X = np.array([[1.0, 2.0], [-0.5, 3.0]])
+    F = _inputs(X, ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"])
+    assert np.array_equal(F, np.column_stack([X[:, 0], X[:, 1], X[:, 0] ** 2, X[:, 1] ** 2,
+                                              X[:, 0] * X[:, 1], np.sin(X[:, 0]),
+                                              np.sin(X[:, 1])]))
+    s = Session({"features": ["x1^2", "sin(x2)"], "hidden": [2]})
+    assert s.model.n_in == 2 and s.renderer.G.shape == (2, frames.GRID ** 2)
+    model = nl.Sequential([nl.Dense(2, 3), nl.Tanh(), nl.Dense(3, 1)], seed=0,
+                          dtype="float64")
+    model.loss_and_grad(np.ones((2, 4)), np.zeros((1, 4)), nl.MSE())
+    before = model.grads.copy()
+    _regularize(model, "L2", 0.5)
+    assert np.allclose(model.layers[0].dW, before[:6].reshape(3, 2) + 0.5 * model.layers[0].W)
+    assert np.array_equal(model.layers[0].db.ravel(), before[6:9])   # biases untouched
+    _regularize(model, "L1", 0.1)
+    assert np.allclose(model.layers[2].dW - before[9:12].reshape(1, 3),
+                       0.5 * model.layers[2].W + 0.1 * np.sign(model.layers[2].W))
+
+
+def test_divergence_pauses_and_keeps_finite_weights():
+    s = Session(_config.PRESETS["lr-too-large"]["state"])
+    s.play()
+    for _ in range(10):
+        s.advance()
+    assert not s.playing and s.runs[0].diverged
+    assert np.isfinite(s.model.params).all()
+    assert any("diverged" in n for n in s.notices)
+
+
+def test_newton_is_refused_above_its_size_limit_and_the_state_stays():
+    s = Session({"hidden": [8] * 6})
+    s.advance(10)
+    with pytest.raises(ProtocolError, match="limited to networks of 300"):
+        s.update({"optimizer": "newton"})
+    assert s.state["optimizer"] == "sgd" and s.runs[0].optimizer.__class__.__name__ == "SGD"
+    assert s.runs[0].step == 10                                  # training kept
+    with pytest.raises(ProtocolError, match="limited to networks of 300"):
+        s.update({"optimizer": "newton", "hidden": [8] * 5})
+    assert s.state["hidden"] == [8] * 6 and s.runs[0].step == 10
+
+
+def test_upload_trains_on_the_csv_and_bad_files_are_explained():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (60, 2))
+    rows = "\n".join(f"{a},{b},{int(a > b)}" for a, b in X)
+    s = Session()
+    s.upload("a,b,label\n" + rows)
+    assert s.state["dataset"] == "upload" and s.task == "binary"
+    assert len(s.y) + len(s.y_test) == 60 and s.domain[0] < -2.9
+    s.advance(100)
+    assert s.runs[0].metrics[3] > 0.7
+    s.upload("\n".join(f"{a},{b},{a - b}" for a, b in X))
+    assert s.task == "regression" and s.state["problem"] == "regression"
+    for text, match in [("1,2\n" * 20, "line 1: expected 3 values"),
+                        ("1,2,0\n" * 10 + "x,2,1\n", "line 11, column 1"),
+                        ("1,2,0\n" * 10 + "nan,2,1\n", "not a finite number"),
+                        ("1,2,0\n" * 3, "at least 10"),
+                        ("\n".join(f"{i},{-i},{i % 2 * 5}" for i in range(20)), "0..K-1"),
+                        ("1,2,0\n" * 2001, "over the limit of 2,000")]:
+        with pytest.raises(ProtocolError, match=match):
+            s.upload(text)
+    assert s.task == "regression"                               # the last good upload stays
+
+
+def test_frame_layout_and_quantization():
+    assert frames.quantize(np.array([-2.0, -1.0, 0.0, 1.0, 3.0])).tolist() == \
+        [0, 0, 128, 255, 255]
+    s = Session({"dataset": "gaussians", "problem": "multiclass", "classes": 5,
+                 "hidden": [3, 2]})
+    s.set_focus(1, 2)
+    kind, seq, sec = frames.unpack(s.frame())
+    assert kind == frames.FRAME and seq == 1
+    assert sec[frames.OUTPUT].dtype == np.uint8 and sec[frames.OUTPUT].size == 100 * 100
+    assert set(np.unique(sec[frames.CLASSES])) <= set(range(5))
+    assert sec[frames.NEURONS].size == (5 + 5) * 20 * 20            # hidden and output units
+    assert sec[frames.FOCUS].size == 10_000
+    assert list(sec[frames.SHAPE]) == [2, 3, 2, 5]
+    assert sec[frames.WEIGHTS].size == s.model.n_params
+    kind, _, sec = frames.unpack(s.data_frame())
+    assert kind == frames.DATA and sec[frames.POINTS].shape == (500 * 4,)
+    assert sec[frames.INPUTS].size == 2 * 400
+    _, _, sec = frames.unpack(s.curve_frame())
+    assert np.allclose(sec[frames.LR_CURVE], 0.03)
+
+
+def test_the_output_heatmap_is_the_models_forward_pass():
+    s = Session({"dataset": "xor", "hidden": [4]})
+    s.advance(100)
+    _, _, sec = frames.unpack(s.frame())
+    P = s.model.forward(s.grid)[:, 0]                           # float64, the public API
+    expected = frames.quantize(np.float32(2 * P - 1))
+    assert np.abs(sec[frames.OUTPUT].astype(int) - expected).max() <= 1
+
+
+def test_exported_model_is_accepted_by_load_and_neuralab_evaluate(tmp_path, capsys):
+    from neuralab.cli import main
+
+    s = Session({"dataset": "xor", "hidden": [4, 4], "seed": 2})
+    s.advance(300)
+    model_path, data_path = tmp_path / "m.safetensors", tmp_path / "d.csv"
+    model_path.write_bytes(export.export(s, "model")[0])
+    data_path.write_bytes(export.export(s, "data")[0])
+    loaded = nl.load(model_path)
+    assert np.array_equal(loaded.params, s.model.params)
+    assert main(["evaluate", str(model_path), "--data", str(data_path)]) == 0
+    out = capsys.readouterr().out
+    assert "500 samples" in out and "test accuracy" in out
+
+
+def test_toml_is_read_by_neuralab_train_and_lists_its_gaps(tmp_path):
+    from neuralab.cli import _read_config
+
+    s = Session({"dataset": "circle", "hidden": [], "optimizer": "newton", "lr": 1.0,
+                 "regularization": "L2", "regRate": 0.01})
+    text = export.train_toml(s)
+    assert "no hidden layer" in text and "Newton" in text and "L2 regularization" in text
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    config = _read_config(str(path))
+    assert config["dataset"] == "playground-data.csv" and config["dtype"] == "float64"
+    assert config["hidden"] == [1] and config["optimizer"] == "sgd"
+
+
+def test_live_settings_keep_training_and_data_changes_rebuild():
+    s = Session({"dataset": "xor"})
+    s.advance(30)
+    theta = s.model.params.copy()
+    s.update({"lr": 0.3, "optimizer": "momentum", "stepsPerFrame": 5})
+    assert np.array_equal(s.model.params, theta) and s.runs[0].step == 30
+    s.update({"noise": 25})
+    assert s.runs[0].step == 0 and s.state["noise"] == 25
+    s.update({"problem": "regression"})
+    assert s.state["dataset"] == "reg-plane" and s.task == "regression"
