@@ -212,3 +212,19 @@ def test_a_copied_model_keeps_its_weights_inside_theta(copy_of):
     nl.fit(twin, X, y, optimizer="sgd", epochs=1, seed=0)
     nl.fit(model, X, y, optimizer="sgd", epochs=1, seed=0)
     np.testing.assert_array_equal(twin.forward(X), model.forward(X))   # trained, not stale
+
+
+def test_in_place_operators_on_layer_views_write_through_without_a_copy(monkeypatch):
+    # `layer.dW *= s` calls the property's setter with the view itself: nothing to check or
+    # copy (the backward pass does this every step), and NaN must reach the divergence guard
+    import neuralab.layers as layers
+
+    model = nl.MLP([3, 4, 2], seed=0)
+    layer = model.layers[0]
+    calls = []
+    monkeypatch.setattr(layers, "check_array", lambda *a, **k: calls.append(1))
+    layer.dW[...] = np.nan
+    layer.dW *= 0.5
+    layer.W += 1.0
+    assert calls == [] and np.isnan(layer.dW).all()
+    assert np.shares_memory(layer.W, model.params)

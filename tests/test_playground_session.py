@@ -251,7 +251,7 @@ def test_exported_model_is_accepted_by_load_and_neuralab_evaluate(tmp_path, caps
 
 
 def test_toml_is_read_by_neuralab_train_and_lists_its_gaps(tmp_path):
-    from neuralab.cli import _read_config
+    from neuralab.cli.options import _read_config
 
     s = Session({"dataset": "circle", "hidden": [], "optimizer": "newton", "lr": 1.0,
                  "regularization": "L2", "regRate": 0.01})

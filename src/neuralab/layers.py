@@ -122,6 +122,8 @@ class Dense(Layer):
     def _assign(self, name, value):
         """``layer.<name> = value``: copy into the view (θ or ∇θ), never rebind it."""
         view = getattr(self, "_" + name)
+        if value is view:       # an in-place operator (layer.dW *= s) has written into it
+            return
         if view is None:
             raise ValueError(f"Dense.{name} does not exist until the layer is in a model "
                              "(nl.Sequential([...]) makes it a view into model.params)")
