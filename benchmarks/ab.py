@@ -23,6 +23,9 @@ SHAPES = [("small", [784, 128, 10]), ("medium", [784, 512, 512, 10]),
           ("large", [1024, 2048, 2048, 10])]
 BATCHES = (64, 256)
 ROWS = 4096
+#: Seconds between turns: the other worker's OpenBLAS threads spin a while after their last
+#: task, and on 2 cores they would slow the next turn (as in benchmarks.throughput).
+PARK = 0.3
 
 _WORKER = r"""
 import json, sys, time
@@ -75,7 +78,7 @@ def main(argv=None) -> int:
                 rates = {k: [] for k in workers}
                 for _ in range(args.rounds):
                     for key, worker in workers.items():
-                        time.sleep(0.05)      # let the other worker's BLAS threads park
+                        time.sleep(PARK)      # let the other worker's BLAS threads park
                         rates[key].append(_turn(worker, name, sizes, m))
                 old, new = (float(np.median(rates[k])) for k in ("old", "new"))
                 print(f"{name:<8}{m:>6}{old:>10.0f}{new:>10.0f}{new / old:>9.3f}", flush=True)

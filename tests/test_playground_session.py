@@ -7,18 +7,19 @@ import pytest
 import neuralab as nl
 from neuralab.playground import _config, export, frames
 from neuralab.playground.protocol import ProtocolError
-from neuralab.playground.session import Session, _inputs, _regularize
+from neuralab.playground.session import Session
 
 
-def _fit_twin(session, optimizer, lr, epochs):
+def _fit_twin(session, optimizer, lr, epochs, regularizer=None):
     """The same data, network, optimizer and schedule trained by nl.fit."""
     s = session.state
     model = nl.Sequential(_config.layers(s, session.X_in.shape[1], session.n_out, session.task),
-                          seed=s["seed"], dtype="float64")
-    nl.fit(model, _inputs(session.X, s["features"]), session.y,
+                          seed=s["seed"], dtype="float64",
+                          preprocessing=[nl.FeatureMap(s["features"], n_features_in=2)])
+    nl.fit(model, session.X, session.y,
            optimizer=_config.optimizer(s, optimizer, lr, 10_000),
            schedule=_config.schedule(s, lr), epochs=epochs, batch_size=s["batchSize"],
-           seed=s["seed"])
+           seed=s["seed"], regularizer=regularizer)
     return model
 
 
@@ -140,24 +141,39 @@ def test_gradient_panel_and_dead_relus():
     assert scalars["dead_relu"] >= 0.5
 
 
-def test_inputs_and_regularization_seams():
-    X = np.array([[1.0, 2.0], [-0.5, 3.0]])
-    F = _inputs(X, ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"])
-    assert np.array_equal(F, np.column_stack([X[:, 0], X[:, 1], X[:, 0] ** 2, X[:, 1] ** 2,
-                                              X[:, 0] * X[:, 1], np.sin(X[:, 0]),
-                                              np.sin(X[:, 1])]))
+def test_inputs_and_regularization_are_the_library_s():
+    # the network carries nl.FeatureMap (its model file takes raw x1, x2) and L1/L2 are
+    # nl.regularizers inside the loop fit runs: a regularized run equals fit(regularizer=)
     s = Session({"features": ["x1^2", "sin(x2)"], "hidden": [2]})
-    assert s.model.n_in == 2 and s.renderer.G.shape == (2, frames.GRID ** 2)
-    model = nl.Sequential([nl.Dense(2, 3), nl.Tanh(), nl.Dense(3, 1)], seed=0,
-                          dtype="float64")
-    model.loss_and_grad(np.ones((2, 4)), np.zeros((1, 4)), nl.MSE())
-    before = model.grads.copy()
-    _regularize(model, "L2", 0.5)
-    assert np.allclose(model.layers[0].dW, before[:6].reshape(3, 2) + 0.5 * model.layers[0].W)
-    assert np.array_equal(model.layers[0].db.ravel(), before[6:9])   # biases untouched
-    _regularize(model, "L1", 0.1)
-    assert np.allclose(model.layers[2].dW - before[9:12].reshape(1, 3),
-                       0.5 * model.layers[2].W + 0.1 * np.sign(model.layers[2].W))
+    assert s.model.n_in == 2 and s.model.n_features_in == 2
+    assert isinstance(s.model.preprocessing[0], nl.FeatureMap)
+    assert s.renderer.G.shape == (2, frames.GRID ** 2)
+    X = np.array([[1.0, 2.0], [-0.5, 3.0]])
+    assert np.array_equal(s.model.preprocessing[0].transform(X),
+                          np.column_stack([X[:, 0] ** 2, np.sin(X[:, 1])]))
+    for kind in ("L1", "L2"):
+        s = Session({"dataset": "circle", "hidden": [4], "optimizer": "sgd", "lr": 0.1,
+                     "regularization": kind, "regRate": 0.01, "batchSize": 10, "seed": 2,
+                     "features": ["x1", "x2", "x1^2"]})
+        _epochs(s, 2)
+        twin = _fit_twin(s, "sgd", 0.1, 2, getattr(nl.regularizers, kind)(0.01))
+        assert np.array_equal(s.model.params, twin.params), kind
+
+
+def test_live_changes_go_on_from_the_current_weights():
+    s = Session({"dataset": "xor", "hidden": [4], "optimizer": "sgd", "lr": 0.03, "seed": 1})
+    s.advance(30)
+    before, t = s.model.params.copy(), s.runs[0].step
+    s.update({"optimizer": "adam", "regularization": "L1", "regRate": 0.001})
+    assert s.runs[0].train.optimizer.t == 0 and np.array_equal(s.model.params, before)
+    s.advance(5)
+    assert s.runs[0].step == t + 5 and s.runs[0].train.optimizer.t == 5
+    s.update({"batchSize": 3})                     # a new loop from the next epoch
+    s.advance(2)
+    assert s.runs[0].step == t + 7 and s.runs[0].batch == 2
+    with pytest.raises(ProtocolError, match="Newton"):
+        s.update({"optimizer": "newton"})
+    assert s.state["optimizer"] == "adam"
 
 
 def test_divergence_pauses_and_keeps_finite_weights():
@@ -238,30 +254,41 @@ def test_the_output_heatmap_is_the_models_forward_pass():
 def test_exported_model_is_accepted_by_load_and_neuralab_evaluate(tmp_path, capsys):
     from neuralab.cli import main
 
-    s = Session({"dataset": "xor", "hidden": [4, 4], "seed": 2})
-    s.advance(300)
-    model_path, data_path = tmp_path / "m.safetensors", tmp_path / "d.csv"
-    model_path.write_bytes(export.export(s, "model")[0])
-    data_path.write_bytes(export.export(s, "data")[0])
-    loaded = nl.load(model_path)
-    assert np.array_equal(loaded.params, s.model.params)
-    assert main(["evaluate", str(model_path), "--data", str(data_path)]) == 0
-    out = capsys.readouterr().out
-    assert "500 samples" in out and "test accuracy" in out
+    for features in (["x1", "x2"], ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)"]):
+        s = Session({"dataset": "xor", "hidden": [4, 4], "seed": 2, "features": features})
+        s.advance(300)
+        model_path, data_path = tmp_path / "m.safetensors", tmp_path / "d.csv"
+        model_path.write_bytes(export.export(s, "model")[0])
+        data_path.write_bytes(export.export(s, "data")[0])
+        loaded = nl.load(model_path)         # the features travel in the file: raw x1, x2 in
+        assert np.array_equal(loaded.params, s.model.params)
+        assert loaded.preprocessing[0].features == features
+        assert main(["evaluate", str(model_path), "--data", str(data_path)]) == 0
+        out = capsys.readouterr().out
+        expected = nl.evaluate(s.model, np.vstack([s.X, s.X_test]),
+                               np.concatenate([s.y, s.y_test]))["accuracy"]
+        assert "500 samples" in out and f"test accuracy   {expected:.4f}" in out
 
 
 def test_toml_is_read_by_neuralab_train_and_lists_its_gaps(tmp_path):
     from neuralab.cli.options import _read_config
 
-    s = Session({"dataset": "circle", "hidden": [], "optimizer": "newton", "lr": 1.0,
-                 "regularization": "L2", "regRate": 0.01})
+    s = Session({"dataset": "circle", "hidden": [], "optimizer": "newton", "lr": 1.0})
     text = export.train_toml(s)
-    assert "no hidden layer" in text and "Newton" in text and "L2 regularization" in text
+    assert "no hidden layer" in text and "Newton" in text
     path = tmp_path / "run.toml"
     path.write_text(text)
     config = _read_config(str(path))
     assert config["dataset"] == "playground-data.csv" and config["dtype"] == "float64"
     assert config["hidden"] == [1] and config["optimizer"] == "sgd"
+    # input features, raw inputs and the regularizer are neuralab train options too
+    s = Session({"dataset": "circle", "hidden": [3], "features": ["x1", "x2", "x1*x2"],
+                 "regularization": "L1", "regRate": 0.003})
+    path.write_text(export.train_toml(s))
+    config = _read_config(str(path))
+    assert config["features"] == "x1,x2,x1*x2" and config["standardize"] is False
+    assert config["regularizer"] == "l1" and config["reg_rate"] == 0.003
+    assert "regularization" not in export.train_toml(s).split("not expressible")[1]
 
 
 def test_live_settings_keep_training_and_data_changes_rebuild():

@@ -463,3 +463,25 @@ def test_a_weight_edited_between_steps_is_guarded_again(monkeypatch):
     next(steps)
     next(steps)
     assert copies == [True, False, False, True, False]
+
+
+def test_retune_between_steps_changes_optimizer_schedule_and_regularizer():
+    # the playground's live controls: a new optimizer, schedule or regularizer takes effect at
+    # the next step; the same changes made by hand on a loop of the pieces give the same θ
+    X, y = make_moons(60, noise=0.2, random_state=1)
+    model = nl.MLP([2, 6, 2], seed=0, dtype="float64")
+    run = nl.train.TrainingRun(model, X, y, optimizer=nl.optim.SGD(0.1), epochs=4,
+                               batch_size=20, seed=3)
+    steps = nl.train.training_loop(run)
+    for _ in range(4):
+        next(steps)
+    adam = nl.optim.Adam(0.01)
+    run.retune(optimizer=adam, schedule=lambda t: 0.02 / (1 + t), regularizer="l2")
+    assert run.optimizer is adam and run.lr == pytest.approx(0.01)      # epoch 1: 0.02 / 2
+    rest = list(steps)
+    assert len(rest) == 12 - 4 and adam.t == 8
+    assert "penalty" in run.history and run.history["lr"][-1] == pytest.approx(0.02 / 4)
+    with pytest.raises(ValueError, match="regularizer cannot be used with Newton"):
+        run.retune(optimizer=nl.optim.Newton())
+    with pytest.raises(TypeError, match="schedule must be a callable"):
+        run.retune(schedule=0.1)

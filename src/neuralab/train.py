@@ -198,7 +198,7 @@ def training_loop(run: TrainingRun):
     start each layer's reduction as soon as backpropagation has produced it); with one,
     ``run.average`` is the identity.
     """
-    model, loss, optimizer, guard = run.model, run.loss, run.optimizer, run.guard
+    model, loss = run.model, run.loss
     run.callbacks.on_train_begin()
     while run.state.epoch < run.epochs and not model.stop_training:
         run.begin_epoch()                                   # shuffle the rows (once per epoch)
@@ -207,8 +207,8 @@ def training_loop(run: TrainingRun):
             J = model.loss_and_grad(A0, Yb, loss, **run.sync.hooks)  # forward, J, backward: ∇θ
             J = run.average(J, Yb)                          # ∇θ, J of the global batch (ranks)
             R = run.penalize()                              # + R(W), its gradient into ∇θ
-            closure = run.objective(A0, Yb) if optimizer.needs_closure else None
-            if not guard.step(J + R, lr, closure):          # θ ← θ − α·update, unless NaN/inf
+            closure = run.objective(A0, Yb) if run.optimizer.needs_closure else None
+            if not run.guard.step(J + R, lr, closure):      # θ ← θ − α·update, unless NaN/inf
                 run.diverged(b, J + R, lr)
                 return
             run.end_batch(b, J, R, lr)                      # running sums, callbacks, checkpoint
@@ -350,6 +350,36 @@ class TrainingRun:
         """θ or the optimizer's state was changed between steps (e.g. a weight edited by hand):
         the guard copies θ again before the next step instead of trusting its bounds."""
         self.guard.params_changed()
+
+    def retune(self, *, optimizer=None, schedule=..., regularizer=...) -> None:
+        """Change the optimizer, the schedule or the regularizer between two steps, for live
+        controls (the playground's): the run goes on from where it is, θ as it is.
+
+        A new ``optimizer`` starts with its own state (its moments are not carried over); the
+        new ``schedule`` is evaluated at the same t (epoch or step) as the old one would have
+        been; ``regularizer`` may be None. A run retuned this way is no longer the run that a
+        single ``fit`` call with the final settings makes.
+        """
+        model = self.model
+        optimizer = self.optimizer if optimizer is None else _optim.get(optimizer)
+        regularizer = self.regularizer if regularizer is ... else \
+            _regularizers.get(regularizer)
+        if schedule is not ... and schedule is not None and not callable(schedule):
+            raise TypeError(f"schedule must be a callable t -> lr, got {schedule!r}")
+        if regularizer is not None and optimizer.needs_closure:
+            raise ValueError(f"regularizer cannot be used with {type(optimizer).__name__} (its "
+                             "closure evaluates the data loss alone)")
+        if optimizer is not self.optimizer:
+            self.optimizer = optimizer
+            self.callbacks.set_context(model, optimizer, self.history)
+            self.guard = _DivergenceGuard(model, optimizer, self.callbacks.keep_params())
+        self.regularizer = regularizer
+        if regularizer is not None and self.sums is not None:
+            self.sums.sums.setdefault("penalty", 0.0)      # counted from this step on
+        if schedule is not ...:
+            self.schedule = schedule
+            if self.schedule_per == "epoch":
+                self.lr = self._rate(self.state.epoch)
 
     def average(self, J, Yb) -> float:
         """The global batch's J, with ∇θ (in place) and the step's sums averaged over the

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         if key == "dataset":
             flag = ["--data", "--dataset"]
         flags = flag if isinstance(flag, list) else [flag]
-        extra = {"nargs": "+", "type": int} if kind is list else {"type": kind}
+        extra = {"nargs": "+", "type": int} if kind is list else \
+            {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind}
         if key in CHOICES:
             extra["choices"] = CHOICES[key]
         shown = "" if default is None else f" (default: {default})"

@@ -45,16 +45,23 @@ folder is still written, with the last finite model; with --on-divergence raise,
 and metrics only); --debug shows the traceback.
 """
 
-#: key -> (type, default, help). ``list`` means a list of positive ints.
+#: key -> (type, default, help). ``list`` means a list of positive ints; a ``bool`` is a flag
+#: pair ``--x``/``--no-x`` (true/false in TOML).
 TRAIN_OPTIONS = {
     "dataset": (str, "digits", "bundled data set name (see `neuralab datasets`) or a .csv file"),
     "label": (str, None, "label column of a CSV data set (name or index; default: last)"),
     "hidden": (list, [128], "hidden layer sizes"),
+    "features": (str, None, "input features computed from the raw columns, comma-separated, "
+                 "e.g. x1,x2,x1^2,x1*x2,sin(x1) (default: the columns as they are)"),
+    "standardize": (bool, True, "scale the inputs by the training part's mean and std "
+                    "(pixels: by their range); --no-standardize feeds them as they are"),
     "activation": (str, "relu", "hidden activation"),
     "optimizer": (str, "adam", "optimizer name (sgd, momentum, nesterov, adam, adamw, ...)"),
     "lr": (float, 3e-3, "peak learning rate"),
     "lr_min": (float, 0.0, "final learning rate of the cosine schedule"),
     "schedule": (str, "cosine", "learning-rate schedule: cosine or constant"),
+    "regularizer": (str, "none", "penalty on the weights added to the loss: none, l1, l2"),
+    "reg_rate": (float, 1e-3, "its strength λ: λ·Σ|W| (l1) or λ/2·Σ W² (l2)"),
     "epochs": (int, 30, "number of epochs"),
     "batch_size": (int, 32, "mini-batch size"),
     "seed": (int, 0, "seed of the split, the weights and the shuffling"),
@@ -73,7 +80,8 @@ TRAIN_OPTIONS = {
 #: Options whose values argparse checks against a list.
 CHOICES = {"schedule": ("cosine", "constant"), "dtype": ("float32", "float64"),
            "on_divergence": ("stop", "raise"),
-           "activation": ("relu", "tanh", "sigmoid", "leaky_relu", "identity")}
+           "activation": ("relu", "tanh", "sigmoid", "leaky_relu", "identity"),
+           "regularizer": ("none", "l1", "l2")}
 
 #: Options a resumed run may take with other values: they do not change what it computes.
 RESUME_FREE = ("checkpoint_every", "on_divergence")
@@ -93,7 +101,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _type_name(kind):
     return {list: "a list of integers", float: "a number", int: "an integer",
-            str: "a string"}[kind]
+            str: "a string", bool: "true or false"}[kind]
 
 
 def _check_value(key, value, where):
@@ -101,6 +109,7 @@ def _check_value(key, value, where):
     ok = {int: isinstance(value, int) and not isinstance(value, bool),
           float: isinstance(value, (int, float)) and not isinstance(value, bool),
           str: isinstance(value, str),
+          bool: isinstance(value, bool),
           list: isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
                                                 and v > 0 for v in value)}[kind]
     if not ok:
@@ -200,6 +209,20 @@ def _check_ranges(config):
         check_int(config[key], key, minimum=low)
     check_lr(config["lr"], "lr")
     check_float(config["lr_min"], "lr_min", low=0.0)
+    check_float(config["reg_rate"], "reg_rate", low=0.0)
+    if config["regularizer"] != "none" and config["optimizer"].lower() in ("newton",
+                                                                         "newton_cg",
+                                                                         "newtoncg"):
+        raise CLIError(f"regularizer {config['regularizer']} cannot be used with the optimizer "
+                       f"{config['optimizer']} (its closure evaluates the data loss alone); "
+                       "use a first-order optimizer or --regularizer none")
+    if config["features"] is not None:
+        from ..preprocessing import FeatureMap
+
+        try:
+            FeatureMap(_feature_names(config["features"]))
+        except (TypeError, ValueError) as exc:
+            raise CLIError(f"features: {exc}") from None
     for key in ("test_size", "val_size"):
         check_float(config[key], key, low=0.0, high=1.0, high_inclusive=False)
     if not config["hidden"]:
@@ -207,3 +230,8 @@ def _check_ranges(config):
     for key, choices in CHOICES.items():
         if config[key] not in choices:
             raise CLIError(f"{key} must be one of {', '.join(choices)}, got {config[key]!r}")
+
+
+def _feature_names(text: str) -> list[str]:
+    """``"x1, x2,x1^2"`` -> ``["x1", "x2", "x1^2"]`` (the --features option)."""
+    return [name.strip() for name in text.split(",") if name.strip()]

@@ -14,7 +14,7 @@ import time
 import warnings
 from types import SimpleNamespace
 
-from .options import CLIError, resolve
+from .options import CLIError, _feature_names, resolve
 
 
 def _load_data(config):
@@ -32,7 +32,7 @@ def _load_data(config):
                            "classifiers (use the Python API with output=None for regression)")
         return SimpleNamespace(X_train=ds.X_train, y_train=ds.y_train, X_val=ds.X_val,
                                y_val=ds.y_val, X_test=ds.X_test, y_test=ds.y_test,
-                               steps=[nl.data._default_scaler(ds.name, ds.X_train)],
+                               steps=_steps(config, ds.X_train, ds.name),
                                classes=np.arange(ds.n_classes), target=None,
                                feature_names=None)
     label = config["label"]
@@ -51,8 +51,36 @@ def _load_data(config):
                        f"each ({str(exc).split(': ', 1)[-1][:200]}); lower --test-size or "
                        "--val-size, or use a larger file") from None
     return SimpleNamespace(X_train=Xtr, y_train=ytr, X_val=Xv, y_val=yv, X_test=Xte,
-                           y_test=yte, steps=[nl.data.Standardizer().fit(Xtr)],
+                           y_test=yte, steps=_steps(config, Xtr),
                            classes=classes, target=target, feature_names=names)
+
+
+def _steps(config, X_train, name=None) -> list:
+    """The model's preprocessing: the input features (``--features``), then the scaling that
+    ``--standardize`` asks for, fitted on the training part (what the model file records)."""
+    import neuralab as nl
+
+    steps = []
+    if config["features"] is not None:
+        features = nl.FeatureMap(_feature_names(config["features"]))
+        if features.n_features_in > X_train.shape[1]:
+            raise CLIError(f"--features {config['features']!r} uses column "
+                           f"x{features.n_features_in} but the data has {X_train.shape[1]} "
+                           f"feature columns (x1 … x{X_train.shape[1]})")
+        steps.append(nl.FeatureMap(features.features, n_features_in=X_train.shape[1]))
+        X_train = steps[-1].transform(X_train)
+    if config["standardize"]:
+        steps.append(nl.data._default_scaler(name, X_train) if name and not steps
+                     else nl.data.Standardizer().fit(X_train))
+    return steps
+
+
+def _width(data) -> int:
+    """The first layer's width: the raw columns as the preprocessing steps leave them."""
+    n = data.X_train.shape[1]
+    for step in data.steps:
+        n = step.n_features_out or n
+    return n
 
 
 def _check_classes(source, target, y):
@@ -160,12 +188,13 @@ def train(args) -> int:
     root = comm.rank == 0
     config = resolve(args)
     data = _load_data(config)
-    n_in, n_classes = data.X_train.shape[1], len(data.classes)
+    n_in, n_classes = _width(data), len(data.classes)
     # everything that can be wrong is checked before anything is written
     model = nl.MLP([n_in, *config["hidden"], n_classes], activation=config["activation"],
                    seed=config["seed"], dtype=config["dtype"], preprocessing=data.steps,
                    classes=data.classes, target=data.target, feature_names=data.feature_names)
     optimizer = nl.optim.get(config["optimizer"], lr=config["lr"])
+    regularizer = nl.regularizers.get(config["regularizer"], config["reg_rate"])
     schedule = None
     if config["schedule"] == "cosine":
         schedule = _cosine(config, config["epochs"])
@@ -189,7 +218,8 @@ def train(args) -> int:
                              callbacks=callbacks, verbose=1,
                              on_divergence=config["on_divergence"], checkpoint=ckpt,
                              checkpoint_every=config["checkpoint_every"] or "epoch",
-                             resume_from=ckpt if args.resume else None, comm=comm)
+                             resume_from=ckpt if args.resume else None, comm=comm,
+                             regularizer=regularizer)
     except nl.DivergenceError as exc:  # --on-divergence raise: the last finite model, status 3
         if not root:
             return 3
@@ -243,7 +273,7 @@ def _announce(args, config, data, done, schedule, run_dir, size) -> None:
     elif done >= config["epochs"]:
         print(f"the run already trained its {config['epochs']} epochs; nothing to train (pass "
               "--extend-epochs N to train N more)", flush=True)
-    n_in, n_classes = data.X_train.shape[1], len(data.classes)
+    n_in, n_classes = _width(data), len(data.classes)
     print(f"neuralab train: {config['dataset']} ({len(data.y_train)} train, "
           f"{0 if data.y_val is None else len(data.y_val)} validation, "
           f"{0 if data.y_test is None else len(data.y_test)} test), "

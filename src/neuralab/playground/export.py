@@ -53,8 +53,6 @@ def _gaps(session) -> list[str]:
                     "playground has one sigmoid unit")
     if not s["hidden"]:
         gaps.append("no hidden layer: `neuralab train` needs at least one")
-    if s["features"] != ["x1", "x2"]:
-        gaps.append(f"input features {', '.join(s['features'])}: `neuralab train` uses x1, x2")
     if s["init"] != "he_normal":
         gaps.append(f"init {s['init']}: `neuralab train` uses he_normal")
     if s["activation"] == "leaky_relu" and s["alpha"] != 0.01:
@@ -69,10 +67,6 @@ def _gaps(session) -> list[str]:
                 f"{k}={v:g}" for k, v in changed.items()) + " (`neuralab train` sets lr only)")
     if s["schedule"] not in ("constant", "cosine") or s["warmup"]:
         gaps.append(f"schedule {s['schedule']}" + (" with warm-up" if s["warmup"] else ""))
-    if s["regularization"] != "none" and s["regRate"]:
-        gaps.append(f"{s['regularization']} regularization")
-    gaps.append("standardization: `neuralab train` standardizes the features, the playground "
-                "trains on raw coordinates")
     gaps.append("the split: `neuralab train` splits the CSV itself (stratified, its own "
                 "test_size), not the playground's training/test points")
     return gaps
@@ -87,11 +81,15 @@ def train_toml(session) -> str:
         "# (save the playground's data as playground-data.csv beside this file)",
         'dataset = "playground-data.csv"',
         f"hidden = [{', '.join(map(str, s['hidden'] or [1]))}]",
+        f'features = "{",".join(s["features"])}"',
+        "standardize = false",
         f'activation = "{activation}"',
         f'optimizer = "{"sgd" if s["optimizer"] == "newton" else s["optimizer"]}"',
         f"lr = {s['lr']!r}",
         f'schedule = "{"cosine" if s["schedule"] == "cosine" else "constant"}"',
         f"lr_min = {min(s['lrMin'], s['lr']) if s['schedule'] == 'cosine' else 0.0!r}",
+        f'regularizer = "{s["regularization"].lower() if s["regRate"] else "none"}"',
+        f"reg_rate = {float(s['regRate'])!r}",
         f"epochs = {max(run.epoch, 1)}",
         f"batch_size = {s['batchSize']}",
         f"seed = {s['seed']}",
@@ -121,18 +119,16 @@ def _activation_code(state, hidden: bool, task: str) -> str:
     return f"nl.{_config.ACTIVATIONS[state['activation']].__name__}()"
 
 
-def _features_code(features) -> list[str]:
-    make = {"x1": "x1", "x2": "x2", "x1^2": "x1 * x1", "x2^2": "x2 * x2", "x1*x2": "x1 * x2",
-            "sin(x1)": "np.sin(x1)", "sin(x2)": "np.sin(x2)"}
-    # ROUND 2: core API — nl.preprocessing.FeatureMap(features).transform(X)
-    return ["def features(X):",
-            f'    """The inputs {", ".join(features)} of raw points X (m, 2)."""',
-            "    x1, x2 = X[:, 0], X[:, 1]",
-            f"    return np.column_stack([{', '.join(make[f] for f in features)}])"]
+def _regularizer_code(state) -> str | None:
+    """``nl.regularizers.L1(lam)`` / ``L2(lam)`` for the state, or None."""
+    if state["regularization"] == "none" or not state["regRate"]:
+        return None
+    return f"nl.regularizers.{state['regularization']}({state['regRate']!r})"
 
 
 def python_snippet(session) -> str:
-    """A script that rebuilds the data and the network and trains them with ``nl.fit``."""
+    """A script that rebuilds the data and the network and trains them with ``nl.fit`` (or,
+    for a run stopped mid-epoch, with the same loop stopped at the same step)."""
     s, run = session.state, session.runs[0]
     seed = s["seed"]
     sizes = session._sizes()
@@ -148,14 +144,15 @@ def python_snippet(session) -> str:
     out += ["X_train, y_train, _, _, X_test, y_test = nl.data.train_val_test_split(",
             f"    X, y, test_size={(100 - s['trainShare']) / 100!r}, stratify={stratify}, "
             f"seed={seed})", ""]
-    out += _features_code(s["features"]) + [""]
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(_dense_line(s, a, b))
         layers.append(_activation_code(s, i < len(sizes) - 2, session.task))
     out.append("model = nl.Sequential([")
     out += [f"    {layer}," for layer in layers]
-    out.append(f"], seed={seed}, dtype=\"float64\")")
+    out.append(f"], seed={seed}, dtype=\"float64\",")
+    out.append(f"   preprocessing=[nl.FeatureMap({s['features']!r}, n_features_in=2)])"
+               "   # the inputs")
     args = _config.optimizer_args(s, s["optimizer"], s["lr"])
     out.append(f"optimizer = nl.optim.get({s['optimizer']!r}, "
                + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")")
@@ -167,51 +164,31 @@ def python_snippet(session) -> str:
                 + ")") if name else f"nl.schedules.Constant({s['lr']!r})"
         out.append(f"schedule = nl.schedules.LinearWarmup({base}, steps={warmup})" if warmup
                    else f"schedule = {base}")
-    if s["regularization"] != "none" and s["regRate"]:
-        # ROUND 2: core API — pass regularizer=... to nl.fit
-        out.append(f"# not reproduced: {s['regularization']} regularization, rate "
-                   f"{s['regRate']:g} (this neuralab's fit has no regularizer yet)")
-    out += ["X_in = features(X_train)",
-            f"history = nl.fit(model, X_in, y_train, optimizer=optimizer, schedule=schedule, "
-            f"epochs={run.epoch},",
-            f"                 batch_size={s['batchSize']}, seed={seed})"]
-    if run.batch:
-        out += _partial_epoch(run.epoch, run.batch, s["batchSize"], seed)
+    out.append(f"regularizer = {_regularizer_code(s)}")
+    options = (f"optimizer=optimizer, schedule=schedule, batch_size={s['batchSize']}, "
+               f"seed={seed}, regularizer=regularizer")
+    if run.batch == 0:
+        out += [f"history = nl.fit(model, X_train, y_train, epochs={run.epoch},",
+                f"                 {options})"]
+    else:
+        out += [f"# the playground stopped {run.batch} steps into epoch {run.epoch + 1}: the "
+                "loop nl.fit runs, stopped at the same step",
+                "import itertools", "",
+                f"run = nl.train.TrainingRun(model, X_train, y_train, epochs={run.epoch + 1},",
+                f"                           {options})",
+                f"for _ in itertools.islice(nl.train.training_loop(run), {run.step}):",
+                "    pass"]
     notes = []
     if session.edited:
         notes.append("weights were edited by hand: the snippet does not reproduce that")
     for step, keys in session.changed_at:
         notes.append(f"{', '.join(keys)} changed at step {step}: the snippet uses the final "
                      "settings throughout")
-    out += ["", "print(nl.evaluate(model, features(X_test), y_test))",
+    out += ["", "print(nl.evaluate(model, X_test, y_test))",
             'nl.save(model, "playground.safetensors")']
     out += [f"# note: {n}" for n in notes]
     out.append(f"# the playground was at step {run.step} (epoch {run.epoch}, batch {run.batch})")
     return "\n".join(out) + "\n"
-
-
-def _partial_epoch(epoch, batch, batch_size, seed) -> list[str]:
-    """Lines that take the partial epoch's first ``batch`` steps as ``nl.fit`` would."""
-    return [
-        f"# the playground stopped {batch} steps into epoch {epoch + 1}: the same steps with",
-        "# the pieces fit uses (its generator draws one permutation per epoch)",
-        f"rng = np.random.default_rng({seed})",
-        f"for _ in range({epoch + 1}):",
-        "    order = rng.permutation(len(X_in))",
-        "loss = nl.BinaryCrossEntropy() if isinstance(model.layers[-1], nl.Sigmoid) else (",
-        "    nl.CrossEntropy() if isinstance(model.layers[-1], nl.Softmax) else nl.MSE())",
-        "Y = loss.prepare_targets(np.asarray(y_train), model.n_out, len(X_in), model.dtype)",
-        f"lr = None if schedule is None else schedule({epoch})",
-        f"bs = min({batch_size}, len(X_in))",
-        f"for b in range({batch}):",
-        "    idx = order[b * bs:(b + 1) * bs]",
-        "    model.loss_and_grad(X_in[idx].T, loss.select(Y, idx), loss)",
-        "    if optimizer.needs_closure:",
-        "        optimizer.step(model.params, model.grads, lr, closure=nl.model.Objective(",
-        "            model, X_in[idx].T, loss.select(Y, idx), loss))",
-        "    else:",
-        "        optimizer.step(model.params, model.grads, lr)",
-    ]
 
 
 def export(session, kind: str) -> tuple[bytes, str, str]:

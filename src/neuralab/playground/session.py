@@ -6,14 +6,17 @@ drive it without a server::
     s = Session({"dataset": "xor", "hidden": [4, 4]})
     s.update({"lr": 0.1}); s.play(); s.advance(); frame = s.frame()
 
-Training is the library's: ``nl.Sequential`` of ``nl.Dense`` layers, ``loss_and_grad``,
-``nl.optim`` and ``nl.schedules``, batches drawn exactly as ``nl.fit`` draws them, in float64,
-so a run with constant settings ends with the θ of ``nl.fit`` bit for bit.
+Training is the library's: each run is a ``nl.train.TrainingRun`` (what ``nl.fit`` runs) whose
+loop, ``nl.train.training_loop``, the session steps a few batches per frame; the network is an
+``nl.Sequential`` in float64 that carries its input features (``nl.FeatureMap``), and L1/L2
+come from ``nl.regularizers``. A run with constant settings therefore ends with the θ of
+``nl.fit`` (or of the same loop stopped at the same step), bit for bit.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -30,41 +33,96 @@ NET_FIELDS = frozenset({"features", "hidden", "activation", "alpha", "init", "in
                         "race"})
 
 
-def _inputs(X, features):   # ROUND 2: core API — nl.preprocessing.FeatureMap(features)
-    """The network's inputs for raw 2-D points ``X`` (m, 2): the switched-on features."""
-    x1, x2 = X[:, 0], X[:, 1]
-    make = {"x1": lambda: x1, "x2": lambda: x2, "x1^2": lambda: x1 * x1,
-            "x2^2": lambda: x2 * x2, "x1*x2": lambda: x1 * x2, "sin(x1)": lambda: np.sin(x1),
-            "sin(x2)": lambda: np.sin(x2)}
-    return np.column_stack([make[name]() for name in features])
+#: Epochs of a playground run: it trains until the page stops it.
+_OPEN_ENDED = 2**62
 
 
-def _regularize(model, kind, rate):   # ROUND 2: core API — nl.fit(..., regularizer=...)
-    """Add the penalty's gradient to every Dense layer's dW (not b), after backprop:
-    L1 adds λ·sign(W), L2 adds λ·W (the penalty λ‖W‖²/2); λ is ``rate``."""
-    if kind == "none" or rate == 0.0:
-        return
-    for layer in model.layers:
-        if isinstance(layer, nl.Dense):
-            layer.dW += rate * (np.sign(layer.W) if kind == "L1" else layer.W)
+def _features(features):
+    """The switched-on input features as the model's preprocessing step (raw points: x1, x2)."""
+    return nl.FeatureMap(features, n_features_in=2)
+
+
+def _regularizer(state):
+    """``nl.regularizers`` L1 or L2 at the state's rate, or None."""
+    kind, rate = state["regularization"], state["regRate"]
+    return None if kind == "none" or rate == 0.0 else nl.regularizers.get(kind.lower(), rate)
 
 
 class _Run:
-    """One training run: model, optimizer, schedule, and where it is in its epochs."""
+    """One training run: a ``nl.train.TrainingRun`` and its loop, stepped between frames.
+
+    A change of batch size restarts the loop from the current θ and optimizer (``offset``
+    keeps the page's step and epoch counters going; the schedule continues from that epoch).
+    """
 
     def __init__(self, model, optimizer, schedule, seed, name):
         self.model, self.optimizer, self.schedule, self.name = model, optimizer, schedule, name
-        self.rng = np.random.default_rng(seed)
-        self.step = self.epoch = self.batch = 0
-        self.order = None
-        self.lr = None                     # None: the optimizer's own lr (no schedule)
-        starts = np.cumsum([0] + [layer.n_params for layer in model.layers])
-        self.slices = [slice(a, b) for layer, a, b in zip(model.layers, starts[:-1], starts[1:],
-                                                         strict=True) if layer.n_params]
-        self.grad_sq = np.zeros(len(self.slices))
+        self.seed = seed
+        self.offset = (0, 0)               # (steps, epochs) of earlier loops of this run
+        self.train = self.loop = None
+        self.grad_sq = None
         self.steps_done = 0                # steps since the last frame
         self.metrics = (math.nan,) * 4     # train loss, test loss, train acc, test acc
         self.diverged = False
+
+    def start(self, X, y, loss, batch_size, regularizer) -> None:
+        """A new loop over ``(X, y)`` from the current θ and optimizer state."""
+        steps, epochs = self.offset
+        schedule = self.schedule
+        if schedule is not None and epochs:
+            schedule = _Shifted(schedule, epochs)
+        self.train = nl.train.TrainingRun(
+            self.model, X, y, loss=loss, optimizer=self.optimizer, schedule=schedule,
+            epochs=_OPEN_ENDED, batch_size=batch_size, seed=self.seed + epochs,
+            on_divergence="stop", regularizer=regularizer)
+        self.loop = nl.train.training_loop(self.train)
+        self.grad_sq = np.zeros(len(self.train.layer_index))
+
+    def retune(self, regularizer) -> None:
+        """Go on with this run's (new) optimizer, schedule and ``regularizer`` from the next
+        step (``nl.train.TrainingRun.retune``)."""
+        schedule = self.schedule
+        if schedule is not None and self.offset[1]:
+            schedule = _Shifted(schedule, self.offset[1])
+        self.train.retune(optimizer=self.optimizer, schedule=schedule, regularizer=regularizer)
+
+    def restart(self, X, y, loss, batch_size, regularizer) -> None:
+        """Go on with a new loop at the start of the next epoch (a new batch size)."""
+        state = self.train.state
+        self.offset = (self.step, self.offset[1] + state.epoch + (state.batch > 0))
+        self.start(X, y, loss, batch_size, regularizer)
+
+    @property
+    def step(self) -> int:
+        return self.offset[0] + self.train.state.step
+
+    @property
+    def epoch(self) -> int:
+        state = self.train.state
+        return self.offset[1] + state.epoch + (state.batch == self.train.n_batches)
+
+    @property
+    def batch(self) -> int:
+        state = self.train.state
+        return 0 if state.batch == self.train.n_batches else state.batch
+
+    def lr(self) -> float:
+        """The rate of the coming step."""
+        train = self.train
+        if train.schedule is None:
+            return train.optimizer.lr
+        epoch = train.state.epoch + (train.state.batch == train.n_batches)
+        return train.schedule(train.state.step if train.schedule_per == "step" else epoch)
+
+
+class _Shifted:
+    """A schedule read ``shift`` epochs on: t ↦ s(t + shift)."""
+
+    def __init__(self, schedule, shift):
+        self.schedule, self.shift = schedule, shift
+
+    def __call__(self, t):
+        return self.schedule(t + self.shift)
 
 
 class Session:
@@ -112,11 +170,9 @@ class Session:
     def _make_runs(self):
         s = self.state
         self.loss = _config.loss(self.task)
-        self.X_in, self.X_test_in = _inputs(self.X, s["features"]), _inputs(self.X_test,
-                                                                            s["features"])
+        features = _features(s["features"])
+        self.X_in = features.transform(self.X)          # the network's inputs (panels, ReLU probe)
         n_in = self.X_in.shape[1]
-        self.Y = self.loss.prepare_targets(np.asarray(self.y), self.n_out, len(self.y),
-                                           np.float64)
         configs = [(s["optimizer"], s["lr"])] + [(r["optimizer"], r["lr"]) for r in s["race"]]
         limit = self.limits["newton_max_params"]
         n = _config.n_params(s, n_in, self.n_out)
@@ -124,16 +180,17 @@ class Session:
             raise ProtocolError(f"Newton's method is limited to networks of {limit} parameters "
                                 f"here (its Hessian takes d = {n} backward passes a step); "
                                 "remove neurons or pick another optimizer", "optimizer")
+        regularizer = self._checked_regularizer([name for name, _ in configs])
         self.runs = []
         for k, (name, lr) in enumerate(configs):
             model = nl.Sequential(_config.layers(s, n_in, self.n_out, self.task), seed=s["seed"],
-                                  dtype="float64")
-            self.runs.append(_Run(model, _config.optimizer(s, name, lr, limit),
-                                  _config.schedule(s, lr), s["seed"],
-                                  f"{name} {lr:g}" if k else f"{name} {lr:g} (main)"))
+                                  dtype="float64", preprocessing=[_features(s["features"])])
+            run = _Run(model, _config.optimizer(s, name, lr, limit), _config.schedule(s, lr),
+                       s["seed"], f"{name} {lr:g}" if k else f"{name} {lr:g} (main)")
+            run.start(self.X, self.y, self.loss, s["batchSize"], regularizer)
+            self.runs.append(run)
         self.model = self.runs[0].model
-        G = _inputs(self.grid, s["features"])
-        self.renderer = frames.Renderer(self.model, G.T, self.task)
+        self.renderer = frames.Renderer(self.model, features.transform(self.grid).T, self.task)
         self.edited = False
         self.changed_at: list[tuple[int, list[str]]] = []
         self.built += 1
@@ -143,6 +200,16 @@ class Session:
                                 "(the symmetry problem) — their pictures are the same.")
         for run in self.runs:
             self._measure(run)
+
+    def _checked_regularizer(self, optimizers):
+        """The state's regularizer, refused with Newton (its line search sees J alone)."""
+        regularizer = _regularizer(self.state)
+        if regularizer is not None and "newton" in optimizers:
+            raise ProtocolError("regularization cannot be combined with Newton's method (its "
+                                "step and line search use the data loss alone); set "
+                                "regularization to none or pick another optimizer",
+                                "regularization")
+        return regularizer
 
     # ------------------------------------------------------------------ controls
     def update(self, changes: dict) -> None:
@@ -168,12 +235,15 @@ class Session:
             raise
 
     def _retune(self, keys):
-        """Settings that change while training goes on: optimizer, rate, schedule, batch."""
+        """Settings that change while training goes on: optimizer, rate, schedule, batch size,
+        regularization (``nl.train.TrainingRun.retune``; a new batch size starts a new loop)."""
         s = self.state
         limit = self.limits["newton_max_params"]
         if s["optimizer"] == "newton" and self.model.n_params > limit:
             raise ProtocolError(f"Newton's method is limited to networks of {limit} parameters "
                                 f"here; this one has {self.model.n_params}", "optimizer")
+        regularizer = self._checked_regularizer([s["optimizer"]] +
+                                                [r["optimizer"] for r in s["race"]])
         run = self.runs[0]
         if keys & {"optimizer", "beta", "rho", "beta1", "beta2", "eps", "weightDecay",
                    "damping"}:
@@ -182,8 +252,10 @@ class Session:
         run.optimizer.lr = s["lr"]
         for r, extra in zip(self.runs, [{"lr": s["lr"]}] + s["race"], strict=True):
             r.schedule = _config.schedule(s, extra["lr"])
-            if "batchSize" in keys and r.batch:   # the new size starts with a new epoch
-                r.epoch, r.batch = r.epoch + 1, 0
+            if "batchSize" in keys:
+                r.restart(self.X, self.y, self.loss, s["batchSize"], regularizer)
+            else:
+                r.retune(regularizer)
         if self.runs[0].step:
             self.changed_at.append((self.runs[0].step, sorted(keys)))
 
@@ -217,6 +289,7 @@ class Session:
             d.b[i, 0] = value
         else:
             d.W[i, j] = value
+        self.runs[0].train.params_changed()     # the guard copies θ before the next step
         self.edited = True
         self._measure(self.runs[0])
 
@@ -252,54 +325,35 @@ class Session:
             self.playing = False
         return n
 
-    def _train_steps(self, run, n):   # ROUND 2: core API — nl.train's step-wise object
-        """``n`` steps of mini-batch training, the batches drawn as ``nl.fit`` draws them: a
-        permutation from ``default_rng(seed)`` at each epoch start, batch b is
-        ``order[b·B:(b+1)·B]``, the schedule evaluated per epoch at t = epoch."""
-        model, opt, loss = run.model, run.optimizer, self.loss
-        X, m = self.X_in, self.X_in.shape[0]
-        bs = min(self.state["batchSize"], m)
-        n_batches = -(-m // bs)
-        theta, grad = model.params, model.grads
-        kind, rate = self.state["regularization"], self.state["regRate"]
-        backup = np.empty_like(theta)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    def _train_steps(self, run, n):
+        """``n`` steps of the run's ``nl.train.training_loop`` (the loop ``nl.fit`` runs).
+
+        A NaN or inf stops the run with θ at its last finite value (the guard's
+        ``on_divergence="stop"``), and the page says so.
+        """
+        train = run.train
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
             for _ in range(n):
-                if run.batch == 0:
-                    run.order = run.rng.permutation(m)
-                    run.lr = None if run.schedule is None else run.schedule(run.epoch)
-                idx = run.order[run.batch * bs:(run.batch + 1) * bs]
-                A0 = np.asarray(X[idx], dtype=model.dtype).T
-                Yb = loss.select(self.Y, idx)
-                value = model.loss_and_grad(A0, Yb, loss)
-                _regularize(model, kind, rate)
-                np.copyto(backup, theta)
-                if opt.needs_closure:
-                    opt.step(theta, grad, run.lr,
-                             closure=nl.model.Objective(model, A0, Yb, loss))
-                else:
-                    opt.step(theta, grad, run.lr)
-                if not (math.isfinite(value) and np.isfinite(theta).all()):
-                    theta[...] = backup
-                    run.diverged = True
-                    self.notices.append(
-                        f"{run.name}: training diverged at step {run.step + 1} (the loss or a "
-                        f"weight became NaN or infinite at learning rate "
-                        f"{opt.lr if run.lr is None else run.lr:g}); the weights are back to "
-                        "their last finite values. Lower the learning rate and reset.")
-                    return
-                run.grad_sq += [float(grad[sl].dot(grad[sl])) for sl in run.slices]
+                if next(run.loop, None) is None:
+                    break
+                run.grad_sq += train.guard.sq
                 run.steps_done += 1
-                run.step += 1
-                run.batch += 1
-                if run.batch == n_batches:
-                    run.epoch, run.batch = run.epoch + 1, 0
+        if train.history.divergence is not None:
+            run.diverged = True
+            said = [str(w.message) for w in caught if "diverged" in str(w.message)]
+            self.notices.append(f"{run.name}: {said[0] if said else 'training diverged'} "
+                                "Then reset.")
+        # the page draws its own curves: the run's per-epoch history would only grow
+        train.history.history.clear()
+        train.history.epoch.clear()
 
     def _measure(self, run):
         """Loss and accuracy of ``run`` on the training and test points (``nl.evaluate``)."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            train = nl.evaluate(run.model, self.X_in, self.y, loss=self.loss)
-            test = nl.evaluate(run.model, self.X_test_in, self.y_test, loss=self.loss)
+            train = nl.evaluate(run.model, self.X, self.y, loss=self.loss)
+            test = nl.evaluate(run.model, self.X_test, self.y_test, loss=self.loss)
         run.metrics = (train["loss"], test["loss"], train.get("accuracy", math.nan),
                        test.get("accuracy", math.nan))
 
@@ -308,15 +362,14 @@ class Session:
         """The next binary training frame (see :mod:`~neuralab.playground.frames`)."""
         run = self.runs[0]
         self.seq += 1
-        bs = min(self.state["batchSize"], len(self.y))
-        n_batches = -(-len(self.y) // bs)
-        lr = run.optimizer.lr if run.schedule is None else run.schedule(run.epoch)
+        n_batches = run.train.n_batches
+        lr = run.lr()
         focus = (-1, -1) if self.focus is None else self.focus
         scalars = [run.step, run.epoch + run.batch / n_batches, *run.metrics, lr,
                    self._dead_relu(), float(self.playing), *focus, run.steps_done,
                    self.changes]
         grads = np.sqrt(run.grad_sq / max(run.steps_done, 1)) if run.steps_done else \
-            np.full(len(run.slices), np.nan)
+            np.full(len(run.grad_sq), np.nan)
         sections = [(frames.SCALARS, np.array(scalars, dtype=np.float64)),
                     (frames.SHAPE, np.array(self._sizes(), dtype=np.uint16)),
                     (frames.WEIGHTS, run.model.params.astype(np.float32)),
