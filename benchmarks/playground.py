@@ -7,10 +7,12 @@ Playwright) on this machine and measures, for a 2-8-8-8-1 tanh network on 500 po
 * frames/s drawn by the page at 25 steps per frame (one epoch of the 250 training points at
   batch 10), and training steps/s at 100 steps per frame;
 * the latency from a control change (the learning rate) to the first frame drawn with it;
-* N pages at once (default 20): frames/s of each page, and the server's resident memory per
-  session (the growth of this process's RSS from before the pages opened, divided by N);
-* N sessions driven by bare WebSocket clients that acknowledge every frame at once: what the
-  server alone sustains when the pages run on other machines (a classroom);
+* N pages at once (default 20) against ``neuralab playground --workers W`` (default: one
+  process per core) started as a process of its own: frames/s of each page, and the server's
+  resident memory per session (the growth of its processes' RSS, divided by N);
+* N sessions driven by bare WebSocket clients (in a process of their own) that acknowledge
+  every frame at once: what the server alone sustains when the pages run on other machines
+  (a classroom);
 * the session alone, without server or browser: milliseconds per frame (training + drawing).
 
 Prints a Markdown table (paste it into BENCHMARKS.md under "Playground").
@@ -30,12 +32,38 @@ CHROMIUM = "/usr/bin/chromium"
 SETUP = "#dataset=circle&hidden=8%2C8%2C8&activation=tanh&points=500&batchSize=10"
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+def _rss_mb(pid="self") -> float:
+    """Resident memory of process ``pid`` and its children (a server's workers), MB."""
+    total, pids = 0.0, [pid]
+    if pid != "self":
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += f.read().split()
+    for p in pids:
+        with open(f"/proc/{p}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    return total
+
+
+def _start_server(workers):
+    """``neuralab playground --workers N`` in a process of its own; (process, url)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "neuralab.cli", "playground", "--no-browser",
+                             "--workers", str(workers), "--max-sessions", "64"],
+                            stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().split()[-1]
+    time.sleep(3.0)                                 # the workers start and import neuralab
+    return proc, url
+
+
+def _stop_server(proc):
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
 
 
 def _session_alone(seconds):
@@ -149,6 +177,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.playground")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--sessions", type=int, default=20, help="pages at once")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="server processes for the many-pages measurements (default: cores)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -184,7 +214,9 @@ def main(argv=None) -> int:
             rows.append(("one page, 100 steps/frame", f"{steps:,.0f} steps/s",
                          f"{fps:.1f} frames/s", "≥ 2,000 steps/s"))
             page.close()
-            rss0 = _rss_mb()
+            # a classroom: the server in its own processes (--workers: one per core)
+            server_proc, url = _start_server(args.workers)
+            rss0 = _rss_mb(server_proc.pid)
             pages = [_open(browser.new_context(bypass_csp=True), url)
                      for _ in range(args.sessions)]
             for pg in pages:
@@ -196,11 +228,12 @@ def main(argv=None) -> int:
             ends = [pg.evaluate("() => window.playground.frames") for pg in pages]
             dt = time.perf_counter() - t0
             rates = [(b - a) / dt for a, b in zip(starts, ends, strict=True)]
-            rss1 = _rss_mb()
-            rows.append((f"{args.sessions} pages at once", f"{min(rates):.1f} frames/s slowest",
+            rss1 = _rss_mb(server_proc.pid)
+            rows.append((f"{args.sessions} pages at once ({args.workers} server processes)",
+                         f"{min(rates):.1f} frames/s slowest",
                          f"{statistics.median(rates):.1f} median, "
                          f"{sum(rates):.0f} in all", "each ≥ 10 frames/s"))
-            rows.append((f"server memory per session ({args.sessions})",
+            rows.append((f"server memory per session ({args.sessions}, all processes)",
                          f"{(rss1 - rss0) / args.sessions:.1f} MB", f"RSS {rss0:.0f} → "
                          f"{rss1:.0f} MB", "≤ 20 MB"))
             browser.close()
@@ -211,7 +244,9 @@ def main(argv=None) -> int:
 
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             rates = pool.apply(_raw_sessions, (url, args.sessions, args.seconds))
-        rows.append((f"{args.sessions} sessions, bare WebSocket clients (no browser)",
+        _stop_server(server_proc)
+        rows.append((f"{args.sessions} sessions, bare WebSocket clients (no browser, "
+                     f"{args.workers} server processes)",
                      f"{min(rates):.1f} frames/s slowest", f"{statistics.median(rates):.1f} "
                      f"median, {sum(rates):.0f} in all", "each ≥ 10 frames/s"))
     finally:

@@ -181,25 +181,40 @@ def test_a_non_local_server_requires_its_token():
         with pytest.raises(WebSocketDisconnect), _ws(client, "/ws"):
             pass
         with _ws(client, "/ws?token=s3cret") as ws:
-            sid = _next_json(ws, "hello")["session"]
-            assert client.get(f"/export/{sid}/model").status_code == 403
-            assert client.get(f"/export/{sid}/model?token=s3cret").status_code == 200
+            _next_json(ws, "hello")
+            ws.send_text(json.dumps({"type": "export", "kind": "data"}))
+            assert _next_export(ws)[0] == "playground-data.csv"
 
 
-def test_exports_download_and_unknown_ones_are_404(tmp_path):
+def _next_export(ws):
+    """The next EXPORT message: (file name, media type, bytes)."""
+    while True:
+        message = ws.receive()
+        if message.get("bytes") is not None:
+            kind, _, sections = frames.unpack(message["bytes"])
+            if kind == frames.EXPORT:
+                return (bytes(sections[frames.FILE_NAME]).decode(),
+                        bytes(sections[frames.FILE_TYPE]).decode(), bytes(sections[frames.FILE]))
+
+
+def test_exports_come_over_the_websocket_and_unknown_ones_are_refused(tmp_path):
     import neuralab as nl
 
     with _client() as client, _ws(client, "/ws") as ws:
-        sid = _next_json(ws, "hello")["session"]
-        response = client.get(f"/export/{sid}/model")
-        assert response.status_code == 200
-        assert "playground.safetensors" in response.headers["content-disposition"]
-        (tmp_path / "m.safetensors").write_bytes(response.content)
-        assert nl.load(tmp_path / "m.safetensors").n_in == 2
-        assert client.get(f"/export/{sid}/python").text.startswith("# The playground's run")
-        assert client.get(f"/export/{sid}/data").text.startswith("x1,x2,label")
-        assert client.get(f"/export/{sid}/pickle").status_code == 404
-        assert client.get("/export/nosuchsession/model").status_code == 404
+        _next_json(ws, "hello")
+        ws.send_text(json.dumps({"type": "export", "kind": "model"}))
+        name, media, content = _next_export(ws)
+        assert name == "playground.safetensors" and media == "application/octet-stream"
+        (tmp_path / name).write_bytes(content)
+        assert nl.load(tmp_path / name).n_features_in == 2
+        ws.send_text(json.dumps({"type": "export", "kind": "python"}))
+        assert _next_export(ws)[2].startswith(b"# The playground's run")
+        ws.send_text(json.dumps({"type": "export", "kind": "pickle"}))
+        assert "unknown export 'pickle'" in _next_json(ws, "error")["message"]
+        ws.send_text(json.dumps({"type": "export", "kind": "data"}))
+        assert _next_export(ws)[2].startswith(b"x1,x2,label")
+    with _client() as client:
+        assert client.get("/export/anything/model").status_code == 404     # no URL route
 
 
 def test_the_session_limit_turns_extra_pages_away():

@@ -90,14 +90,15 @@ class _Plan:
         for i, (dense, act) in enumerate(self.blocks):
             inputs[i] = A
             Z = self.Z[i]
-            np.matmul(dense.W, A, out=Z)
+            W, b = dense._W, dense._b          # the views themselves (no property calls)
+            np.matmul(W, A, out=Z)
             if i == self.last:
-                Z += dense.b
+                Z += b
                 A = self._output(act, Z)
             elif type(act) is ReLU:
-                A = _kernels.bias_relu(Z, dense.b)  # Z + b, then max(·, 0), in one pass
+                A = _kernels.bias_relu(Z, b)  # Z + b, then max(·, 0), in one pass
             else:
-                Z += dense.b
+                Z += b
                 A = _hidden_forward(act, Z)
         return inputs, Z, A
 
@@ -136,19 +137,20 @@ class _Plan:
         flip = {}
         for i in range(len(blocks) - 1, -1, -1):
             dense = blocks[i][0]
+            dW, db = dense._dW, dense._db       # the views themselves (no property calls)
             A_prev = inputs[i]
-            np.matmul(dZ, A_prev.T, out=dense.dW)
-            np.add.reduce(dZ, axis=1, keepdims=True, out=dense.db)  # np.sum without wrappers
+            np.matmul(dZ, A_prev.T, out=dW)
+            np.add.reduce(dZ, axis=1, keepdims=True, out=db)  # np.sum without wrappers
             if scale is not None:
-                dense.dW *= scale
-                dense.db *= scale
+                np.multiply(dW, scale, out=dW)
+                np.multiply(db, scale, out=db)
             if on_grad is not None:
                 on_grad(dense)
             if i == 0:
                 return
             k = flip[dense.n_in] = 1 - flip.get(dense.n_in, 1)
             dA = self.dA[dense.n_in][k]
-            np.matmul(dense.W.T, dZ, out=dA)
+            np.matmul(dense._W.T, dZ, out=dA)
             dZ = _hidden_backward(blocks[i - 1][1], self.Z[i - 1], A_prev, dA)
 
 

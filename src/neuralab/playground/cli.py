@@ -1,9 +1,16 @@
-"""``neuralab playground [--port N] [--host H] [--no-browser]``: start the server, print the
-URL, open the browser; Ctrl-C stops it."""
+"""``neuralab playground [--port N] [--host H] [--no-browser] [--workers N]``: start the server,
+print the URL, open the browser; Ctrl-C stops it.
+
+With ``--workers N`` the server runs in N processes that share the listening socket: a page's
+WebSocket (and so its session) stays with the process that accepted it, and the sessions
+train on N cores instead of one (Python's interpreter lock keeps one process on one core).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import secrets
 import socket
 import sys
@@ -27,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "other host requires the printed link's token")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--max-sessions", type=int, default=None,
-                        help="most pages at once (default 32)")
+                        help="most pages at once, per worker process (default 32)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (default 1); for a classroom, the number of "
+                             "cores: each page's session trains in one of them")
     return parser
 
 
@@ -61,8 +71,9 @@ def main(argv=None) -> int:
     if args.port is not None and not 0 < args.port < 65536:
         print(f"neuralab: error: --port must be 1-65535, got {args.port}", file=sys.stderr)
         return 2
-    import uvicorn
-
+    if not 1 <= args.workers <= 64:
+        print(f"neuralab: error: --workers must be 1-64, got {args.workers}", file=sys.stderr)
+        return 2
     from .server import create_app, uvicorn_config
 
     local = args.host in LOCAL
@@ -80,32 +91,62 @@ def main(argv=None) -> int:
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     if token:
         url += f"?token={token}"
-    app = create_app(token=token, local=local, limits=limits)
-    server = uvicorn.Server(uvicorn_config(app))
     print(f"neuralab playground: {url}", flush=True)
     if token:
         print("  (reachable from other machines: share this link, token included; "
               "connections without it are refused)", flush=True)
+    if args.workers > 1:
+        print(f"  {args.workers} worker processes", flush=True)
     print("  Ctrl-C stops it.", flush=True)
     if not args.no_browser:
-        threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
+        threading.Thread(target=_open_when_listening, args=(sock, url), daemon=True).start()
     try:
-        server.run(sockets=[sock])
+        if args.workers > 1:
+            _serve_in_processes(sock, args.workers, token, local, limits)
+        else:
+            _serve(sock, create_app(token=token, local=local, limits=limits), uvicorn_config)
     except KeyboardInterrupt:
         pass
     finally:
-        app.state.playground.pool.shutdown(wait=False, cancel_futures=True)
         sock.close()
     print("neuralab playground: stopped", flush=True)
     return 0
 
 
-def _open_when_started(server, url, timeout=10.0):
+def _serve(sock, app, uvicorn_config) -> None:
+    import uvicorn
+
+    try:
+        uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    finally:
+        app.state.playground.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _serve_in_processes(sock, workers, token, local, limits) -> None:
+    """uvicorn's supervisor: ``workers`` processes accept on ``sock``; each builds its app
+    from the settings put in the environment (:func:`~.server.app_from_env`)."""
+    from uvicorn.supervisors import Multiprocess
+
+    from .server import SETTINGS, uvicorn_config
+
+    os.environ[SETTINGS] = json.dumps({"token": token, "local": local, "limits": limits})
+    config = uvicorn_config("neuralab.playground.server:app_from_env", factory=True,
+                            workers=workers)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def _open_when_listening(sock, url, timeout=10.0):
+    """Open the browser once the server answers on ``sock``'s address."""
+    host, port = sock.getsockname()[:2]
     end = time.monotonic() + timeout
-    while not server.started and time.monotonic() < end:
-        time.sleep(0.05)
-    if server.started:
-        webbrowser.open(url)
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1" if host in ("0.0.0.0", "") else host,
+                                           port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    webbrowser.open(url)
 
 
 if __name__ == "__main__":

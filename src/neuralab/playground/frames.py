@@ -6,7 +6,7 @@ A message is a 16-byte header and a list of sections, all little-endian::
     section  u16 id  u16 dtype  u32 count  payload (count elements, padded to 8 bytes)
 
 ``kind`` is 1 for a training frame, 2 for the data (points and input images), 3 for the
-learning-rate curve. ``dtype`` is 1 = uint8, 2 = uint16, 3 = float32, 4 = float64; the page
+learning-rate curve, 4 for an export (a file to download: its name, media type and bytes). ``dtype`` is 1 = uint8, 2 = uint16, 3 = float32, 4 = float64; the page
 reads each payload as a typed array over the same buffer (``Uint8Array``, ``Float32Array``...).
 
 Images are quantized to one byte per pixel: a value v (a neuron's output; 2p − 1 for a
@@ -31,13 +31,13 @@ import numpy as np
 from .. import Sequential
 
 VERSION = 1
-FRAME, DATA, CURVE = 1, 2, 3
+FRAME, DATA, CURVE, EXPORT = 1, 2, 3, 4
 GRID = 100          # output heatmap: GRID × GRID points
 THUMB = 20          # neuron thumbnails: THUMB × THUMB (every GRID // THUMB-th point)
 
 #: Section ids.
 SCALARS, SHAPE, WEIGHTS, GRADS, OUTPUT, CLASSES, NEURONS, FOCUS, RACE, POINTS, INPUTS, \
-    LR_CURVE, DOMAIN = range(1, 14)
+    LR_CURVE, DOMAIN, FILE_NAME, FILE_TYPE, FILE = range(1, 17)
 #: What the float64 SCALARS section holds, in order (sent in ``hello``).
 SCALAR_NAMES = ("step", "epoch", "train_loss", "test_loss", "train_accuracy",
                 "test_accuracy", "lr", "dead_relu", "playing", "focus_layer", "focus_i",
@@ -164,3 +164,12 @@ class Renderer:
                 sections.append((FOCUS, quantize(np.array(every[column][i],
                                                           dtype=np.float32))))
         return sections
+
+
+def file_message(seq: int, name: str, media: str, content: bytes) -> bytes:
+    """An EXPORT message: a file's name and media type (UTF-8) and its bytes."""
+    def raw(data):
+        return np.frombuffer(data, dtype=np.uint8)
+
+    return pack(EXPORT, seq, [(FILE_NAME, raw(name.encode())), (FILE_TYPE, raw(media.encode())),
+                              (FILE, raw(content))])

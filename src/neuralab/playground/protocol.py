@@ -67,10 +67,14 @@ edit         layer, i, j, value                     layer < n_layers, i < n_out,
 focus        layer, i (or layer null)               the neuron shown large
 upload       csv (text: x1,x2,label rows)           ≤ 256 KiB, ≤ 2000 rows, finite values
 ack          seq                                    the last frame drawn (paces the frames)
+export       kind                                   model, data, toml or python: the file
+                                                    comes back as a binary EXPORT message
 ============ ====================================== ==========================================
 
 Messages from the server: ``hello`` {session, state, limits}, ``state`` {state},
-``error`` {message, field}, ``notice`` {message}, and binary frames.
+``error`` {message, field}, ``notice`` {message}, and binary frames. Exports travel over the
+WebSocket (not a URL) so that any of the server's worker processes (``--workers``) serves the
+page that asks: the session lives in the process that holds its connection.
 """
 
 from __future__ import annotations
@@ -149,6 +153,7 @@ MESSAGES = {
     "set": {"state": "state"}, "play": {}, "pause": {}, "step": {}, "reset": {},
     "regenerate": {}, "edit": {"layer": "int", "i": "int", "j": "int", "value": "float"},
     "focus": {"layer": "int?", "i": "int"}, "upload": {"csv": "str"}, "ack": {"seq": "int"},
+    "export": {"kind": "str"},
 }
 
 

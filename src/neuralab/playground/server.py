@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -156,6 +157,11 @@ class _Connection:
             self.dirty.add("frame")
         elif kind == "step":
             self.steps += 1
+        elif kind == "export":
+            async with self.lock:
+                content, name, media = await self._in_pool(export.export, s, msg["kind"])
+            await self.send_bytes(frames.file_message(s.seq, name, media, content))
+            return
         elif kind in ("focus", "edit"):
             if kind == "edit":
                 s.changes += 1
@@ -271,24 +277,6 @@ async def _index(request):
     return FileResponse(STATIC / "index.html", headers=_HEADERS)
 
 
-async def _export(request):
-    pg = request.app.state.playground
-    if not pg.token_ok(request.query_params):
-        return PlainTextResponse("token required", status_code=403)
-    conn = pg.connections.get(request.path_params["sid"])
-    if conn is None:
-        return PlainTextResponse("no such session (it may have been closed)", status_code=404)
-    kind = request.path_params["kind"]
-    if kind not in export.KINDS:
-        return PlainTextResponse(f"unknown export {kind!r}; one of {', '.join(export.KINDS)}",
-                                 status_code=404)
-    async with conn.lock:
-        content, name, media = await conn._in_pool(export.export, conn.session, kind)
-    return Response(content, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"',
-                             "Cache-Control": "no-store"})
-
-
 def create_app(token: str | None = None, local: bool = True, limits: dict | None = None,
                workers: int = 2) -> Starlette:
     """The ASGI app. ``local``: only ``Host: localhost/127.0.0.1`` requests are served;
@@ -298,12 +286,23 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)] if local else []
     app = Starlette(routes=[
         Route("/", _index),
-        Route("/export/{sid}/{kind}", _export),
         WebSocketRoute("/ws", _socket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], middleware=middleware)
     app.state.playground = Playground(token, limits, workers)
     return app
+
+
+#: The environment variable through which ``neuralab playground --workers N`` hands its
+#: settings (token, local, limits) to the worker processes, which build their app from it.
+SETTINGS = "NEURALAB_PLAYGROUND_SETTINGS"
+
+
+def app_from_env() -> Starlette:
+    """The app of one worker process of ``neuralab playground --workers N``: the settings the
+    parent put in ``NEURALAB_PLAYGROUND_SETTINGS``. Each worker holds the sessions of the
+    pages connected to it (a page's WebSocket stays with one worker)."""
+    return create_app(**json.loads(os.environ[SETTINGS]))
 
 
 def uvicorn_config(app, **kwargs):

@@ -1,9 +1,10 @@
 // Decoder of the server's binary messages (neuralab/playground/frames.py):
 // header "NLPG" u16 version u16 kind u32 seq u32 n; sections u16 id u16 dtype u32 count.
 
-export const KIND = {FRAME: 1, DATA: 2, CURVE: 3};
+export const KIND = {FRAME: 1, DATA: 2, CURVE: 3, EXPORT: 4};
 export const SECTION = {SCALARS: 1, SHAPE: 2, WEIGHTS: 3, GRADS: 4, OUTPUT: 5, CLASSES: 6,
-  NEURONS: 7, FOCUS: 8, RACE: 9, POINTS: 10, INPUTS: 11, LR_CURVE: 12, DOMAIN: 13};
+  NEURONS: 7, FOCUS: 8, RACE: 9, POINTS: 10, INPUTS: 11, LR_CURVE: 12, DOMAIN: 13,
+  FILE_NAME: 14, FILE_TYPE: 15, FILE: 16};
 const TYPES = {1: Uint8Array, 2: Uint16Array, 3: Float32Array, 4: Float64Array};
 
 export function decode(buffer) {

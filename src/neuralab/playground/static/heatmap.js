@@ -40,9 +40,22 @@ export function paint(canvas, bytes, n, {discretize = false, classes = null} = {
   ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
 }
 
-/** The points (x1, x2, label, isTest) over the heatmap; test points outlined in black. */
+/** The points (x1, x2, label, isTest) over the heatmap; test points outlined in black.
+ * They change only with the data: drawn once into a layer of their own, which each frame
+ * copies over the heatmap in one drawImage. */
 export function drawPoints(canvas, points, domain, {showTest = false, task = "binary"} = {}) {
   if (!points) return;
+  const key = [points, domain.join(), showTest, task, canvas.width, canvas.height];
+  const layer = drawPoints.layer || (drawPoints.layer = {canvas: document.createElement("canvas"), key: []});
+  if (key.some((v, k) => v !== layer.key[k])) {
+    layer.canvas.width = canvas.width; layer.canvas.height = canvas.height;
+    pointsInto(layer.canvas, points, domain, showTest, task);
+    layer.key = key;
+  }
+  canvas.getContext("2d").drawImage(layer.canvas, 0, 0);
+}
+
+function pointsInto(canvas, points, domain, showTest, task) {
   const ctx = canvas.getContext("2d");
   const [lo, hi] = domain, w = canvas.width, h = canvas.height;
   for (let k = 0; k < points.length; k += 4) {

@@ -94,7 +94,7 @@ function onHello(msg) {
   document.body.classList.toggle("classroom", view.classroom);
   accept(msg.state);
   if (Object.keys(fromUrl).length) change(fromUrl);
-  for (const kind of ["model", "data", "toml", "python"]) $(`export-${kind}`).href = `/export/${msg.session}/${kind}${query}`;
+  for (const kind of ["model", "data", "toml", "python"]) $(`export-${kind}`).href = "#";
 }
 
 function setPlaying(on) {
@@ -115,6 +115,8 @@ function onBinary(buffer) {
     charts.race.reset([]); view.lastStep = -1;
     const params = view.shape.slice(1).reduce((sum, n, k) => sum + n * (view.shape[k] + 1), 0);
     $("newton-note").textContent = `Newton's method: networks up to ${view.hello.limits.newton_max_params} parameters (this one has ${params}).`;
+  } else if (message.kind === KIND.EXPORT) {
+    download(message.sections);
   } else if (message.kind === KIND.CURVE) {
     charts.lr.set([s.get(SECTION.LR_CURVE)], ["αₜ per epoch"]);
   } else {
@@ -174,6 +176,24 @@ function draw() {
 }
 
 function taskOf(s) { return s.problem === "classification" ? "binary" : s.problem; }
+
+// Exports come back over the WebSocket (any worker process holding this page's session can
+// answer) as a file: saved through a temporary link to its bytes.
+for (const kind of ["model", "data", "toml", "python"]) {
+  $(`export-${kind}`).addEventListener("click", (e) => { e.preventDefault(); send({type: "export", kind}); });
+}
+
+function download(sections) {
+  const text = (bytes) => new TextDecoder().decode(bytes);
+  const blob = new Blob([sections.get(SECTION.FILE)], {type: text(sections.get(SECTION.FILE_TYPE))});
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = text(sections.get(SECTION.FILE_NAME));
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
 
 $("play").addEventListener("click", () => send({type: view.playing ? "pause" : "play"}));
 $("step").addEventListener("click", () => send({type: "step"}));

@@ -19,7 +19,7 @@ export class NetworkView {
 
   /** Rebuild the drawing for layer sizes ``shape`` = [n_in, h1, ..., n_out]. */
   build(shape, features) {
-    this.shape = Array.from(shape); this.features = features;
+    this.shape = Array.from(shape); this.features = features; this.inputsDrawn = null;
     const root = this.root;
     root.replaceChildren();
     const tallest = Math.max(...this.shape);
@@ -111,7 +111,10 @@ export class NetworkView {
       k++;
     }
     const T = 20 * 20;
-    if (inputs) this.nodes[0].forEach((cv, i) => paint(cv, inputs.subarray(i * T, (i + 1) * T), 20));
+    if (inputs && inputs !== this.inputsDrawn) {      // the inputs' pictures change with the data only
+      this.nodes[0].forEach((cv, i) => paint(cv, inputs.subarray(i * T, (i + 1) * T), 20));
+      this.inputsDrawn = inputs;
+    }
     let n = 0;
     for (let c = 1; c < this.shape.length - 1; c++) {
       this.nodes[c].forEach((cv) => { if (neurons) paint(cv, neurons.subarray(n * T, (n + 1) * T), 20); n++; });
