@@ -311,3 +311,63 @@ def test_a_csv_upload_trains_and_a_bad_one_is_explained(page, tmp_path):
     _ctl(page, "Upload CSV").set_input_files(str(bad))
     page.get_by_role("alert").get_by_text(re.compile("line 22, column 2")).wait_for()
     assert "dataset=upload" in _href(page)                     # the good upload stays
+
+
+# ---------------------------------------------------------------------------- in a notebook
+
+
+def _notebook_page(tmp_path, src):
+    """A page of another local origin (as Jupyter's is) that frames ``src``; its URL."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "notebook.html").write_text(
+        f'<html><body><iframe id="pg" src="{src}" width="1300" height="900"></iframe>'
+        "</body></html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://localhost:{httpd.server_address[1]}/notebook.html"
+
+
+def test_show_embeds_a_working_playground_in_a_notebook_page(browser, tmp_path):
+    # nl.playground.show() is an IFrame on the kernel's own server, which lets local pages
+    # frame it (CSP frame-ancestors), set up as the state says; the frame trains and draws
+    import neuralab.playground as pg
+
+    frame = nl.playground.show({"dataset": "xor", "hidden": [3, 2], "activation": "relu"},
+                               height=700)
+    assert frame.height == 700 and "#dataset=xor&hidden=3%2C2&activation=relu" in frame.src
+    assert frame.src == pg.url({"dataset": "xor", "hidden": [3, 2], "activation": "relu"})
+    with pytest.raises(pg.protocol.ProtocolError, match="hidden"):
+        pg.url({"hidden": [100]})
+    httpd, page_url = _notebook_page(tmp_path, frame.src)
+    context = browser.new_context()               # the CSP is enforced here
+    try:
+        page = context.new_page()
+        page.goto(page_url)
+        inner = page.frame_locator("#pg")
+        inner.get_by_role("button", name="Play").click()
+        child = page.frames[1]
+        child.wait_for_function("() => window.playground && window.playground.frames > 3",
+                                timeout=30000)
+        assert child.evaluate("() => location.hash").startswith("#")
+        assert child.evaluate("() => window.playground.shape.join()") == "2,3,2,1"
+    finally:
+        context.close()
+        httpd.shutdown()
+
+
+def test_a_standalone_playground_refuses_to_be_framed(browser, url, tmp_path):
+    httpd, page_url = _notebook_page(tmp_path, url)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(page_url)
+        time.sleep(1.5)
+        frame = page.frames[1]
+        assert frame.evaluate("() => window.playground === undefined")   # blocked
+    finally:
+        context.close()
+        httpd.shutdown()

@@ -8,8 +8,13 @@ web server). The modules:
 * :mod:`~neuralab.playground.frames` the binary frames (quantized heatmaps);
 * :mod:`~neuralab.playground.export` model file, data CSV, ``neuralab train`` TOML, snippet;
 * :mod:`~neuralab.playground.server` the Starlette app (routes and one WebSocket handler);
-* :mod:`~neuralab.playground.cli` the command.
+* :mod:`~neuralab.playground.cli` the command;
+* :mod:`~neuralab.playground.notebook` ``nl.playground.show()``, the page in a notebook.
 
 Importing this package imports neither Starlette nor uvicorn; only ``server`` and ``cli.main``
 need them. The core library never imports this package.
 """
+
+from .notebook import show, url  # noqa: E402,F401  (neither imports the web server)
+
+__all__ = ["show", "url"]

@@ -40,6 +40,10 @@ LOCAL_HOSTS = ["localhost", "127.0.0.1"]
 _HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'",
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+#: Pages that may show the playground in a frame when it is embedded (``nl.playground.show``
+#: in a notebook served from this machine: Jupyter, VS Code).
+EMBEDDERS = ("'self' http://localhost:* http://127.0.0.1:* https://localhost:* "
+             "https://127.0.0.1:* vscode-webview:")
 
 
 class Playground:
@@ -50,6 +54,7 @@ class Playground:
         self.limits = {**protocol.LIMITS, **(limits or {})}
         self.connections: dict[str, _Connection] = {}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="playground")
+        self.embed = False              # may local pages (a notebook's) frame the page?
 
     def token_ok(self, query) -> bool:
         return self.token is None or secrets.compare_digest(
@@ -274,13 +279,21 @@ async def _index(request):
     if not pg.token_ok(request.query_params):
         return PlainTextResponse("This playground needs the link with its token, as printed "
                                  "where `neuralab playground` was started.", status_code=403)
-    return FileResponse(STATIC / "index.html", headers=_HEADERS)
+    headers = _HEADERS
+    if pg.embed:
+        policy = headers["Content-Security-Policy"].replace("frame-ancestors 'none'",
+                                                            f"frame-ancestors {EMBEDDERS}")
+        headers = {**headers, "Content-Security-Policy": policy}
+    return FileResponse(STATIC / "index.html", headers=headers)
 
 
 def create_app(token: str | None = None, local: bool = True, limits: dict | None = None,
-               workers: int = 2) -> Starlette:
+               workers: int = 2, embed: bool = False) -> Starlette:
     """The ASGI app. ``local``: only ``Host: localhost/127.0.0.1`` requests are served;
-    ``token``: every URL must carry ``?token=...`` (required when not local)."""
+    ``token``: every URL must carry ``?token=...`` (required when not local); ``embed``: local
+    pages (a notebook's) may show it in a frame."""
+    if embed and not local:
+        raise ValueError("only a local playground may be embedded in other pages")
     if not local and not token:
         raise ValueError("a playground reachable from other machines needs a token")
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)] if local else []
@@ -290,6 +303,7 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], middleware=middleware)
     app.state.playground = Playground(token, limits, workers)
+    app.state.playground.embed = embed
     return app
 
 

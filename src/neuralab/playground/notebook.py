@@ -1,0 +1,58 @@
+"""``nl.playground.show()``: the playground inside a notebook's output cell.
+
+The first call starts the playground's server in a background thread of the kernel (local
+only: 127.0.0.1, a free port) and every call returns a frame showing a new page of it, set up
+as ``state`` says (the fields of :mod:`~neuralab.playground.protocol`, as in the page's URL).
+The frame loads from the machine the kernel runs on, so this works when the notebook's
+browser runs there too (Jupyter, JupyterLab, VS Code on this machine); for a remote kernel,
+run ``neuralab playground`` there and open its link instead.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from . import protocol
+
+_server = None        # (uvicorn server, thread, url) of this kernel's playground
+
+
+def url(state: dict | None = None) -> str:
+    """The address of a page set up as ``state`` (checked: a bad field or value raises
+    :class:`~neuralab.playground.protocol.ProtocolError` naming it); starts the server once."""
+    checked = protocol.check_changes(dict(state or {}), protocol.default_state())
+    given = {k: checked[k] for k in (state or {})}
+    return _start() + _fragment(given)
+
+
+def show(state: dict | None = None, *, width: str | int = "100%", height: int = 880):
+    """Show the playground in the notebook (an ``IPython.display.IFrame``; the cell displays
+    it). ``state`` sets it up, e.g. ``{"dataset": "xor", "hidden": [4, 4]}``."""
+    from IPython.display import IFrame
+
+    return IFrame(url(state), width=width, height=height)
+
+
+def _fragment(state: dict) -> str:
+    """``#field=value&...``, as the page's ``state.js`` writes and reads it."""
+    def text(key, value):
+        kind = protocol.STATE[key][0]
+        if kind in ("hidden", "features", "hide"):
+            return ",".join(map(str, value))
+        if kind == "race":
+            return ",".join(f"{r['optimizer']}:{r['lr']}" for r in value)
+        if kind == "bool":
+            return "true" if value else "false"
+        return str(value)
+
+    return ("#" + "&".join(f"{k}={quote(text(k, v), safe='')}" for k, v in state.items())
+            if state else "")
+
+
+def _start() -> str:
+    global _server
+    if _server is None or not _server[1].is_alive():
+        from .server import create_app, serve_in_thread
+
+        _server = serve_in_thread(create_app(embed=True))
+    return _server[2]
