@@ -76,8 +76,9 @@ def main(argv=None) -> int:
         for name, sizes in SHAPES:
             for m in BATCHES:
                 rates = {k: [] for k in workers}
-                for _ in range(args.rounds):
-                    for key, worker in workers.items():
+                for r in range(args.rounds):
+                    order = list(workers.items())         # who goes first alternates
+                    for key, worker in (order if r % 2 == 0 else order[::-1]):
                         time.sleep(PARK)      # let the other worker's BLAS threads park
                         rates[key].append(_turn(worker, name, sizes, m))
                 old, new = (float(np.median(rates[k])) for k in ("old", "new"))

@@ -131,6 +131,31 @@ def fit_cost_model(rows, n):
     return float(alpha), float(x @ x / (x @ t))
 
 
+def projection(alpha, rate, n_params, batch=256, nodes=(8, 64, 512), links_gbps=(10, 100)):
+    """The cost model on paper: rows of (nodes, link, all-reduce ms, step ms and samples/s and
+    efficiency without and with overlap, per-rank batch that hides the reduction).
+
+    Ring all-reduce of S bytes on N nodes: t = 2(N−1)α + 2(N−1)/N · S/β. A step is b/r (the
+    node's compute) plus the exposed communication: all of it without overlap, what the
+    backward pass (≈ ⅔ of the step's flops) does not cover with it. ``rate`` r is one node's
+    samples/s, ``alpha`` the measured latency, β the link's bandwidth.
+    """
+    S = 4 * n_params
+    out = []
+    for n in nodes:
+        for gbps in links_gbps:
+            beta = gbps * 1e9 / 8
+            t_ar = 2 * (n - 1) * alpha + 2 * (n - 1) / n * S / beta
+            t_compute = batch / rate
+            plain = t_compute + t_ar
+            over = t_compute + max(0.0, t_ar - 2 / 3 * t_compute)
+            out.append([n, f"{gbps} Gb/s", f"{1e3 * t_ar:.1f}", f"{1e3 * plain:.1f}",
+                        f"{n * batch / plain:,.0f}", f"{100 * t_compute / plain:.0f}%",
+                        f"{1e3 * over:.1f}", f"{n * batch / over:,.0f}",
+                        f"{100 * t_compute / over:.0f}%", f"{1.5 * rate * t_ar:.0f}"])
+    return out
+
+
 def _table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
@@ -186,6 +211,15 @@ def run(smoke: bool = False, log=print) -> str:
                    "model α + 2(N−1)/N·bytes/β"], ar_rows), "",
            f"Fitted: latency α = {1e6 * alpha:.1f} µs, bandwidth β = {beta / 1e9:.2f} GB/s "
            "(shared memory between two processes of this machine)."]
+    name, sizes, one, _, _ = model_rows[-1]
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    out += ["", f"### Projection: the {name} network on N nodes, batch {BATCH} per node "
+            f"(α = {1e6 * alpha:.1f} µs, one node = {one['rate']:,.0f} samples/s, "
+            f"∇θ = {4 * n_params / 1e6:.1f} MB)", "",
+            _table(["nodes", "link", "all-reduce ms", "step ms, no overlap", "samples/s",
+                    "efficiency", "step ms, overlapped", "samples/s", "efficiency",
+                    "per-rank batch that hides it"],
+                   projection(alpha, one["rate"], n_params, BATCH))]
     return "\n".join(out) + "\n"
 
 
