@@ -156,6 +156,15 @@ def test_a_flood_is_dropped_with_an_error_and_the_session_survives():
         assert _next_json(ws, "state")["state"]["noise"] == 10
 
 
+def test_two_different_errors_in_a_row_both_reach_the_page_and_a_repeat_is_dropped():
+    with _client() as client, _ws(client, "/ws") as ws:
+        _next_json(ws, "hello")
+        for state in ({"points": 10**9}, {"points": 10**9}, {"seed": ""}):
+            ws.send_text(json.dumps({"type": "set", "state": state}))
+        first, second = _next_json(ws, "error"), _next_json(ws, "error")
+        assert "points" in first["message"] and "seed" in second["message"]
+
+
 def test_a_foreign_origin_is_refused_and_the_own_accepted():
     with _client() as client:
         with pytest.raises(WebSocketDisconnect) as exc, \

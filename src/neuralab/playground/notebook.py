@@ -10,11 +10,10 @@ run ``neuralab playground`` there and open its link instead.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 from . import protocol
-
-_server = None        # (uvicorn server, thread, url) of this kernel's playground
 
 
 def url(state: dict | None = None) -> str:
@@ -50,9 +49,16 @@ def _fragment(state: dict) -> str:
 
 
 def _start() -> str:
-    global _server
-    if _server is None or not _server[1].is_alive():
-        from .server import create_app, serve_in_thread
+    """The URL of this kernel's playground server, started on first use (again if its
+    thread has ended)."""
+    if not _server()[1].is_alive():
+        _server.cache_clear()
+    return _server()[2]
 
-        _server = serve_in_thread(create_app(embed=True))
-    return _server[2]
+
+@functools.cache
+def _server():
+    """(uvicorn server, thread, url): one per kernel, local, framable by local pages."""
+    from .server import create_app, serve_in_thread
+
+    return serve_in_thread(create_app(embed=True))

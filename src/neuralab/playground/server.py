@@ -83,7 +83,7 @@ class _Connection:
         self.dirty = {"curve", "frame"}
         self.built = None                   # the session.built the page has the data of
         self.tokens, self.refilled = float(self.limits["burst"]), time.monotonic()
-        self.last_error = 0.0
+        self.last_error, self.last_error_text = 0.0, None
         self.last_frame = 0.0
 
     async def run(self, sid):
@@ -116,11 +116,12 @@ class _Connection:
             await self.ws.send_bytes(data)
 
     async def error(self, message, field=None):
-        """Tell the page; at most a few errors a second, so that a flood is not echoed."""
-        now = time.monotonic()
-        if now - self.last_error >= 0.2:
-            self.last_error = now
-            await self.send_json({"type": "error", "message": str(message), "field": field})
+        """Tell the page; the same error at most five times a second, so that a flood is not
+        echoed (a different error always goes out: messages are rate-limited anyway)."""
+        now, text = time.monotonic(), str(message)
+        if text != self.last_error_text or now - self.last_error >= 0.2:
+            self.last_error, self.last_error_text = now, text
+            await self.send_json({"type": "error", "message": text, "field": field})
 
     def _take_token(self) -> bool:
         now = time.monotonic()
