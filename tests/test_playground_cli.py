@@ -2,10 +2,10 @@
 the extra it says what to install."""
 
 import os
-import time
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 

@@ -41,7 +41,7 @@ __all__ = [
     "interop", "export_onnx",
     "data", "io", "load", "save", "distributed", "preprocessing", "report", "FeatureMap",
     "Standardizer", "callbacks", "CSVLogger", "DivergenceError", "EarlyStopping",
-    "ModelCheckpoint", "ReduceLROnPlateau", "show_config",
+    "ModelCheckpoint", "ReduceLROnPlateau", "show_config", "__version__",
 ]
 
 #: Documented subpackages loaded on first use: they import heavier libraries (the lab's

@@ -34,10 +34,10 @@ from . import optim as _optim
 from . import schedules as _schedules
 from ._validation import check_float, check_int
 from .backend import resolve_dtype
+from .callbacks import Callback
 from .layers import Dense
 from .losses import MSE, CrossEntropy
 from .model import MLP
-from .callbacks import Callback
 from .train import fit as _nl_fit
 
 _FLOATS = (np.float64, np.float32)

@@ -35,8 +35,14 @@ from ._guard import DivergenceError
 from ._guard import DivergenceGuard as _DivergenceGuard
 from ._metrics import METRICS, PROBE_SIZE, EpochSums, check_metrics, dead_relu, evaluate_rows
 from ._metrics import probe_rows as _probe_rows
-from ._validation import check_bool, check_choice, check_float, check_fraction, check_int, \
-    check_seed
+from ._validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_fraction,
+    check_int,
+    check_seed,
+)
 from .callbacks import Callback, _CallbackList, _progress_callback
 from .losses import default_loss
 from .model import Objective, check_model
@@ -86,8 +92,9 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     ----------
     model : Sequential
     X : array (m, n_features_in)
-        Samples as rows, raw (the model's ``preprocessing`` is applied to them). An ``np.memmap`` (``nl.data.load_npy``) stays on disk: each batch's
-        rows are gathered when needed, and the finiteness check reads it in chunks.
+        Samples as rows, raw (the model's ``preprocessing`` is applied to them). An
+        ``np.memmap`` (``nl.data.load_npy``) stays on disk: each batch's rows are gathered
+        when needed, and the finiteness check reads it in chunks.
     y : array
         Targets in the form the loss expects (class indices for CrossEntropy, {0, 1} for
         BinaryCrossEntropy, reals for MSE), or labels from ``model.classes`` when the model

@@ -17,9 +17,9 @@ True
 """
 
 
-from .base import Callback, _CallbackList
+from .base import Callback, _CallbackList  # noqa: F401  (_CallbackList: for fit)
 from .liveplot import LivePlot
-from .logs import CSVLogger, _EpochLines, _progress_callback, _ProgressBar
+from .logs import CSVLogger, _EpochLines, _progress_callback, _ProgressBar  # noqa: F401
 from .monitor import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 
 __all__ = ["Callback", "CSVLogger", "EarlyStopping", "LivePlot", "ModelCheckpoint",

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _kernels
 from .._validation import check_float
-from .optimizer import Optimizer, check_beta, torch_alias
+from .optimizer import Optimizer, check_beta
 
 
 class Adam(Optimizer):

@@ -6,8 +6,9 @@ A message is a 16-byte header and a list of sections, all little-endian::
     section  u16 id  u16 dtype  u32 count  payload (count elements, padded to 8 bytes)
 
 ``kind`` is 1 for a training frame, 2 for the data (points and input images), 3 for the
-learning-rate curve, 4 for an export (a file to download: its name, media type and bytes). ``dtype`` is 1 = uint8, 2 = uint16, 3 = float32, 4 = float64; the page
-reads each payload as a typed array over the same buffer (``Uint8Array``, ``Float32Array``...).
+learning-rate curve, 4 for an export (a file to download: its name, media type and bytes).
+``dtype`` is 1 = uint8, 2 = uint16, 3 = float32, 4 = float64; the page reads each payload
+as a typed array over the same buffer (``Uint8Array``, ``Float32Array``...).
 
 Images are quantized to one byte per pixel: a value v (a neuron's output; 2p − 1 for a
 sigmoid output p) becomes
