@@ -55,7 +55,17 @@ def _start_server(workers):
                              "--workers", str(workers), "--max-sessions", "64"],
                             stdout=subprocess.PIPE, text=True)
     url = proc.stdout.readline().split()[-1]
-    time.sleep(3.0)                                 # the workers start and import neuralab
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    import socket
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:              # the workers import neuralab, then listen
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    time.sleep(2.0)                                 # every worker, not only the first
     return proc, url
 
 
@@ -214,8 +224,14 @@ def main(argv=None) -> int:
             rows.append(("one page, 100 steps/frame", f"{steps:,.0f} steps/s",
                          f"{fps:.1f} frames/s", "≥ 2,000 steps/s"))
             page.close()
-            # a classroom: the server in its own processes (--workers: one per core)
+            # a classroom: the server in its own processes (--workers: one per core); first
+            # its own capacity, with bare clients in a process of their own (in this one they
+            # would take the GIL from a server in a thread; here they keep theirs apart)
             server_proc, url = _start_server(args.workers)
+            import multiprocessing
+
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                bare = pool.apply(_raw_sessions, (url, args.sessions, args.seconds))
             rss0 = _rss_mb(server_proc.pid)
             pages = [_open(browser.new_context(bypass_csp=True), url)
                      for _ in range(args.sessions)]
@@ -237,14 +253,8 @@ def main(argv=None) -> int:
                          f"{(rss1 - rss0) / args.sessions:.1f} MB", f"RSS {rss0:.0f} → "
                          f"{rss1:.0f} MB", "≤ 20 MB"))
             browser.close()
-        time.sleep(1.0)
-        # the clients run in a process of their own: in this one they would take the GIL
-        # from the server they measure
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            rates = pool.apply(_raw_sessions, (url, args.sessions, args.seconds))
         _stop_server(server_proc)
+        rates = bare
         rows.append((f"{args.sessions} sessions, bare WebSocket clients (no browser, "
                      f"{args.workers} server processes)",
                      f"{min(rates):.1f} frames/s slowest", f"{statistics.median(rates):.1f} "

@@ -133,6 +133,7 @@ def _ws_session(port, seconds=3.0):
 def test_worker_processes_each_hold_their_pages_sessions():
     pytest.importorskip("uvicorn")
     import concurrent.futures
+    import socket
 
     proc, line = _start("--workers", "2")
     try:
@@ -142,6 +143,12 @@ def test_worker_processes_each_hold_their_pages_sessions():
         while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(_children(proc.pid)) == 2
+        while time.monotonic() < deadline:          # the workers import, then listen
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             results = list(pool.map(lambda _: _ws_session(port), range(6)))
         for frames, exported in results:

@@ -1,16 +1,15 @@
 """``neuralab playground [--port N] [--host H] [--no-browser] [--workers N]``: start the server,
 print the URL, open the browser; Ctrl-C stops it.
 
-With ``--workers N`` the server runs in N processes that share the listening socket: a page's
-WebSocket (and so its session) stays with the process that accepted it, and the sessions
-train on N cores instead of one (Python's interpreter lock keeps one process on one core).
+With ``--workers N`` the server runs in N processes listening on the same port (SO_REUSEPORT:
+the kernel spreads the connections over them); a page's WebSocket, and so its session, stays
+with the process that accepted it, and the sessions train on N cores instead of one (Python's
+interpreter lock keeps one process on one core).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import secrets
 import socket
 import sys
@@ -51,13 +50,19 @@ def _missing() -> str | None:
     return None
 
 
-def _bind(host: str, port: int | None) -> socket.socket:
-    """A listening socket on ``host``: ``port``, or a free port chosen by the system."""
+def _bind(host: str, port: int | None, listen: bool = True,
+          reuse_port: bool = False) -> socket.socket:
+    """A socket bound to ``host``: ``port`` (or a free port the system chooses), listening
+    unless ``listen`` is False; ``reuse_port`` lets several processes bind the same port and
+    the kernel spread the connections over the listening ones (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port or 0))
-    sock.listen(128)
+    if listen:
+        sock.listen(128)
     sock.set_inheritable(True)
     return sock
 
@@ -79,8 +84,9 @@ def main(argv=None) -> int:
     local = args.host in LOCAL
     token = None if local else secrets.token_urlsafe(24)
     limits = {} if args.max_sessions is None else {"max_sessions": args.max_sessions}
-    try:
-        sock = _bind(args.host, args.port)
+    try:      # with workers, this process only holds the port; each worker listens on it
+        sock = _bind(args.host, args.port, listen=args.workers == 1,
+                     reuse_port=args.workers > 1)
     except OSError as exc:
         print(f"neuralab: error: cannot listen on {args.host}:{args.port}: {exc}",
               file=sys.stderr)
@@ -102,7 +108,8 @@ def main(argv=None) -> int:
         threading.Thread(target=_open_when_listening, args=(sock, url), daemon=True).start()
     try:
         if args.workers > 1:
-            _serve_in_processes(sock, args.workers, token, local, limits)
+            _serve_in_processes(args.host, port, args.workers,
+                                {"token": token, "local": local, "limits": limits})
         else:
             _serve(sock, create_app(token=token, local=local, limits=limits), uvicorn_config)
     except KeyboardInterrupt:
@@ -122,17 +129,41 @@ def _serve(sock, app, uvicorn_config) -> None:
         app.state.playground.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _serve_in_processes(sock, workers, token, local, limits) -> None:
-    """uvicorn's supervisor: ``workers`` processes accept on ``sock``; each builds its app
-    from the settings put in the environment (:func:`~.server.app_from_env`)."""
-    from uvicorn.supervisors import Multiprocess
+def _serve_in_processes(host, port, workers, settings) -> None:
+    """``workers`` processes, each listening on ``host``: ``port`` with SO_REUSEPORT, so the
+    kernel spreads the pages' connections over them (one shared socket would let the process
+    that happens to wait in accept() take most of them). A page's WebSocket, and so its
+    session, stays with the process that accepted it. Returns when one process ends (the
+    others are then stopped) or on Ctrl-C."""
+    import multiprocessing
 
-    from .server import SETTINGS, uvicorn_config
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=_worker, args=(host, port, settings), daemon=True)
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    try:
+        while all(process.is_alive() for process in processes):
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            process.terminate()             # SIGTERM: uvicorn closes its connections
+        for process in processes:
+            process.join(10)
 
-    os.environ[SETTINGS] = json.dumps({"token": token, "local": local, "limits": limits})
-    config = uvicorn_config("neuralab.playground.server:app_from_env", factory=True,
-                            workers=workers)
-    Multiprocess(config, sockets=[sock]).run()
+
+def _worker(host, port, settings) -> None:
+    """One worker process: its own listening socket on the shared port, its app, its sessions."""
+    import signal
+
+    from .server import create_app, uvicorn_config
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # the parent decides when to stop
+    sock = _bind(host, port, reuse_port=True)
+    try:
+        _serve(sock, create_app(**settings), uvicorn_config)
+    finally:
+        sock.close()
 
 
 def _open_when_listening(sock, url, timeout=10.0):

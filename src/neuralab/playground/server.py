@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -306,18 +305,6 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
     app.state.playground = Playground(token, limits, workers)
     app.state.playground.embed = embed
     return app
-
-
-#: The environment variable through which ``neuralab playground --workers N`` hands its
-#: settings (token, local, limits) to the worker processes, which build their app from it.
-SETTINGS = "NEURALAB_PLAYGROUND_SETTINGS"
-
-
-def app_from_env() -> Starlette:
-    """The app of one worker process of ``neuralab playground --workers N``: the settings the
-    parent put in ``NEURALAB_PLAYGROUND_SETTINGS``. Each worker holds the sessions of the
-    pages connected to it (a page's WebSocket stays with one worker)."""
-    return create_app(**json.loads(os.environ[SETTINGS]))
 
 
 def uvicorn_config(app, **kwargs):
