@@ -79,6 +79,10 @@ def main(argv=None) -> int:
     if not 1 <= args.workers <= 64:
         print(f"neuralab: error: --workers must be 1-64, got {args.workers}", file=sys.stderr)
         return 2
+    if args.workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        print("neuralab: error: --workers needs SO_REUSEPORT, which this system lacks "
+              "(Linux and macOS have it); run one process", file=sys.stderr)
+        return 2
     from .server import create_app, uvicorn_config
 
     local = args.host in LOCAL
