@@ -414,3 +414,15 @@ def test_deeply_nested_header(tmp_path):
     path.write_bytes(struct.pack("<Q", len(blob)) + blob)
     with pytest.raises(ValueError, match="deep.safetensors.*not valid JSON"):
         nl.load(path)
+
+
+def test_write_text_replaces_atomically_and_refuses_a_directory(tmp_path):
+    from neuralab import io as nio
+
+    path = tmp_path / "config.json"
+    nio.write_text(path, '{"a": 1}')
+    nio.write_text(path, '{"a": 2}')
+    assert path.read_text() == '{"a": 2}'
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]     # no temporary left
+    with pytest.raises(ValueError, match="not a regular file"):
+        nio.write_text(tmp_path, "x")

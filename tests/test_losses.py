@@ -81,3 +81,10 @@ def test_binary_loss_on_two_outputs_names_the_cause():
                                          r"model has 2 outputs.*one sigmoid output unit.*"
                                          r"CrossEntropy"):
         nl.fit(nl.MLP([4, 8, 2]), X, y, loss=nl.BinaryCrossEntropy())
+
+
+def test_mse_on_several_outputs_with_one_target_per_sample_names_itself():
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    with pytest.raises(ValueError, match=r"MSE got y of shape \(60,\) .* model has 2 outputs.*"
+                                         r"one output unit, or pass y of shape \(m, 2\)"):
+        nl.fit(nl.MLP([4, 8, 2], output="identity"), X, X[:, 0], loss=nl.MSE())

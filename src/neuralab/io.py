@@ -180,6 +180,22 @@ def _atomic_write(path, arrays: dict, metadata: dict) -> None:
     """Write a safetensors file to ``path`` so a crash leaves the old file or the new one."""
     from safetensors.numpy import save_file
 
+    _replace_atomically(path, lambda tmp: save_file(arrays, tmp, metadata=metadata))
+
+
+def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as model files are written: a crash
+    leaves the old file or the new one (a run's config.json, for instance)."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    _replace_atomically(path, write)
+
+
+def _replace_atomically(path, write) -> None:
+    """``write(tmp)`` fills a temporary file beside ``path``, which is then flushed to disk
+    and renamed over ``path`` (and the directory synced): never a partial file at ``path``."""
     path = check_writable_file(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -189,7 +205,7 @@ def _atomic_write(path, arrays: dict, metadata: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.{os.getpid()}.", suffix=".tmp")
     try:
         os.close(fd)
-        save_file(arrays, tmp, metadata=metadata)
+        write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())       # a normal file's mode, not mkstemp's 0600
         with open(tmp, "rb+") as f:
             f.flush()

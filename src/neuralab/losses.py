@@ -82,6 +82,24 @@ def _check_m(y, m):
         raise ValueError(f"y has {y.shape[0]} samples but X has {m}; they must match")
 
 
+def _columns(y, n_out, m, dtype, loss, one_per_sample):
+    """Targets y (m,) or (m, n_out) as the (n_out, m) columns the layers compute with;
+    ``one_per_sample`` says what a 1-D y needs when the model has several outputs."""
+    y = check_array(y, "y", dtype=dtype, ndim=None)
+    given = y.shape
+    if y.ndim == 1 and n_out != 1:
+        raise ValueError(f"{loss} got y of shape {given} (one value per sample) but the model "
+                         f"has {n_out} outputs: {one_per_sample}, or pass y of shape "
+                         f"(m, {n_out})")
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[1] != n_out:
+        raise ValueError(f"y must have shape (m,) or (m, {n_out}) for an output of width "
+                         f"{n_out}, got {given}")
+    _check_m(y, m)
+    return np.ascontiguousarray(y.T)
+
+
 class CrossEntropy(Loss):
     r"""Categorical cross-entropy for a softmax output.
 
@@ -186,24 +204,13 @@ class BinaryCrossEntropy(Loss):
     fuses_with = Sigmoid
 
     def prepare_targets(self, y, n_out, m, dtype):
-        y = check_array(y, "y", dtype=dtype, ndim=None)
-        given = y.shape
-        if y.ndim == 1 and n_out != 1:
-            raise ValueError(f"BinaryCrossEntropy got y of shape {given} (one label per sample) "
-                             f"but the model has {n_out} outputs: one label per sample needs "
-                             "one sigmoid output unit (e.g. nl.MLP([n_in, ..., 1], "
-                             "output='sigmoid')); for two or more softmax outputs use "
-                             f"CrossEntropy, or pass y of shape (m, {n_out})")
-        if y.ndim == 1:
-            y = y[:, None]
-        if y.ndim != 2 or y.shape[1] != n_out:
-            raise ValueError(f"y must have shape (m,) or (m, {n_out}) for an output of width "
-                             f"{n_out}, got {given}")
-        _check_m(y, m)
+        y = _columns(y, n_out, m, dtype, "BinaryCrossEntropy", (
+            "one label per sample needs one sigmoid output unit (e.g. nl.MLP([n_in, ..., 1], "
+            "output='sigmoid')); for two or more softmax outputs use CrossEntropy"))
         if y.min() < 0 or y.max() > 1:
             raise ValueError("y must hold labels in {0, 1} (or probabilities in [0, 1]) for "
                              "BinaryCrossEntropy")
-        return np.ascontiguousarray(y.T)
+        return y
 
     def _value(self, A, Y):
         eps = np.finfo(A.dtype).eps
@@ -236,21 +243,8 @@ class MSE(Loss):
     """
 
     def prepare_targets(self, y, n_out, m, dtype):
-        y = check_array(y, "y", dtype=dtype, ndim=None)
-        given = y.shape
-        if y.ndim == 1 and n_out != 1:
-            raise ValueError(f"BinaryCrossEntropy got y of shape {given} (one label per sample) "
-                             f"but the model has {n_out} outputs: one label per sample needs "
-                             "one sigmoid output unit (e.g. nl.MLP([n_in, ..., 1], "
-                             "output='sigmoid')); for two or more softmax outputs use "
-                             f"CrossEntropy, or pass y of shape (m, {n_out})")
-        if y.ndim == 1:
-            y = y[:, None]
-        if y.ndim != 2 or y.shape[1] != n_out:
-            raise ValueError(f"y must have shape (m,) or (m, {n_out}) for an output of width "
-                             f"{n_out}, got {given}")
-        _check_m(y, m)
-        return np.ascontiguousarray(y.T)
+        return _columns(y, n_out, m, dtype, "MSE",
+                        "one target per sample needs one output unit")
 
     def _value(self, A, Y):
         D = A - Y

@@ -155,21 +155,10 @@ def _cosine(config, t_max):
 
 
 def _write_json(path, data) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temporary file, fsync, rename)."""
-    import tempfile
+    """Write ``data`` as JSON to ``path`` atomically (``nl.io.write_text``)."""
+    from ..io import write_text
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".config.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text(path, json.dumps(data, indent=2))
 
 
 def train(args) -> int:
