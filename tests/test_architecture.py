@@ -17,8 +17,8 @@ LAYERS = {
     1: ("init", "layers", "activations", "losses", "functional", "model", "_fastpath",
         "hessian", "gradcheck", "regularizers", "preprocessing", "_inputs"),
     2: ("optim", "schedules", "newton"),
-    3: ("train", "callbacks", "_metrics", "_guard", "_batches", "_trainstate", "_comm", "data",
-        "_datasets", "_datafiles", "_planar", "io", "report"),
+    3: ("train", "_run", "callbacks", "_metrics", "_guard", "_batches", "_trainstate", "_comm",
+        "data", "_datasets", "_datafiles", "_planar", "io", "report"),
     4: ("distributed",),
     5: ("cli", "__main__", "lab", "playground", "sklearn", "interop", "onnx", "_sysinfo",
         "neuralab"),
@@ -136,6 +136,12 @@ def _function(path, name) -> ast.FunctionDef:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return next(node for node in ast.walk(tree)
                 if isinstance(node, ast.FunctionDef) and node.name == name)
+
+
+def test_train_py_opens_with_fit_and_its_loop():
+    tree = ast.parse((SRC / "train.py").read_text(encoding="utf-8"))
+    functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert functions[:2] == ["fit", "training_loop"]
 
 
 @pytest.mark.parametrize("name", ["fit", "training_loop"])
