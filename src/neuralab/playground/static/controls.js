@@ -26,7 +26,11 @@ export class Controls {
       const words = el.closest("label")?.firstChild?.textContent.trim();
       if (words && !el.hasAttribute("aria-label")) el.setAttribute("aria-label", words);
       const event = el.type === "range" ? "input" : "change";
+      // typing in a box marks it "being edited" until committed (Enter, leaving it): a state
+      // message from the server meanwhile does not overwrite what the user is typing
+      if (el.type !== "range") el.addEventListener("input", () => { el.dataset.editing = "1"; });
       el.addEventListener(event, () => {
+        delete el.dataset.editing;
         const value = this.read(el);
         if (el.type === "range") this.showValue(el.dataset.field, value);
         onChange({[el.dataset.field]: value});
@@ -86,6 +90,7 @@ export class Controls {
     dataset.replaceChildren(...names.map((d) => new Option(DATASET_NAMES[d] ?? d, d)));
     lrOptions(document.querySelector('[data-field="lr"]'), s.lr);
     for (const el of this.elements) {
+      if (el.dataset.editing && el === document.activeElement) continue;   // the user is typing
       const value = s[el.dataset.field];
       if (el.type === "checkbox") el.checked = Boolean(value);
       else el.value = String(value);   // the server's value, also after a refused one
