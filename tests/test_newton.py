@@ -256,3 +256,16 @@ def test_newton_cg_with_exact_hessian_and_minibatches_trains():
     nl.fit(model, X, y, optimizer=opt, epochs=3, batch_size=200, seed=0)
     assert nl.evaluate(model, X, y)["loss"] < 0.3 * start
     assert opt.t == 9 and 0 < opt.cg_iters_ <= 5
+
+
+def test_hessian_objective_takes_a_model_s_labels_and_raw_rows():
+    # a model with preprocessing and text classes: the Hessian sees what fit trains on
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    fm = nl.FeatureMap(["x1", "x2", "x1*x2"])
+    model = nl.MLP([3, 2], seed=0, dtype="float64", preprocessing=[fm], classes=["no", "yes"])
+    plain = nl.MLP([3, 2], seed=0, dtype="float64")
+    H = hs.hessian(hs.objective(model, X, y))
+    H_plain = hs.hessian(hs.objective(plain, fm.transform(X), (y == "yes").astype(int)))
+    np.testing.assert_allclose(H, H_plain, rtol=1e-12)

@@ -38,11 +38,12 @@ from .model import Objective
 
 
 def objective(model, X, y, loss=None) -> Objective:
-    """An :class:`~neuralab.model.Objective` from samples as rows (the public convention)."""
+    """An :class:`~neuralab.model.Objective` from samples as rows (the public convention):
+    raw rows through the model's preprocessing, labels through its ``classes``."""
     loss = _losses.default_loss(model) if loss is None else _losses.get(loss)
     X = model._check_X(X)
-    return Objective(model, X.T, loss.prepare_targets(y, model.n_out, X.shape[0], model.dtype),
-                     loss)
+    Y = loss.prepare_targets(model._encode_labels(y), model.n_out, X.shape[0], model.dtype)
+    return Objective(model, X.T, Y, loss)
 
 
 def loss_value(obj: Objective) -> float:
