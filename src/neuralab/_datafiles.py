@@ -320,7 +320,7 @@ def load_idx(path) -> np.ndarray:
                                  f"{body_limit}{' (mod 2**32)' if gzipped else ''} bytes "
                                  "(truncated or corrupt)")
             body = np.empty(n_bytes, dtype=np.uint8)
-            got = f.readinto(memoryview(body))
+            got = f.readinto(body.data)
             if got != n_bytes or f.read(1):
                 raise ValueError(f"{path!r}: body has a different length than the header's "
                                  f"shape {shape} declares (truncated or corrupt)")

@@ -6,6 +6,7 @@ Each returns raw ``(X, y)`` (samples as rows); splitting and scaling happen in `
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -86,5 +87,6 @@ def load_mnist5k():
 
 
 #: The synthetic 2-D sets: name -> generator(n_samples, noise, ..., seed) -> (X, y).
-GENERATORS = {"moons": _moons, "circles": _circles, "xor": _xor, "spirals": _spirals,
-              "gaussians": _gaussians}
+GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "moons": _moons, "circles": _circles, "xor": _xor, "spirals": _spirals,
+    "gaussians": _gaussians}

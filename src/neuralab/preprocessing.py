@@ -89,11 +89,11 @@ class Standardizer(Transform):
         self.mean_ = self.scale_ = None
 
     @property
-    def n_features_in(self) -> int | None:
+    def n_features_in(self) -> int | None:  # type: ignore[override]  # read from the fitted μ
         return None if self.mean_ is None or self.mean_.ndim == 0 else int(self.mean_.shape[0])
 
     @property
-    def n_features_out(self) -> int | None:
+    def n_features_out(self) -> int | None:  # type: ignore[override]  # as many as it reads
         return self.n_features_in
 
     def fit(self, X, chunk_size: int | None = None) -> Standardizer:
@@ -276,8 +276,8 @@ class FeatureMap(Transform):
             raise ValueError(f"n_features_in={n_features_in} but features use x{highest}; "
                              f"pass n_features_in >= {highest}")
         self.features = names
-        self.n_features_in = n_features_in
-        self.n_features_out = len(names)
+        self.n_features_in: int = n_features_in
+        self.n_features_out: int = len(names)
         self._plan = [(kind, columns) for _, kind, columns in parsed]
 
     def transform(self, X) -> np.ndarray:

@@ -59,7 +59,7 @@ class LivePlot(Callback):
                              "(the PNG file it rewrites)")
         self.path = None if path is None else check_writable_file(path)
         self.draws = 0
-        self._handle = None
+        self._handle: str | None = None
         self._drawn_epoch = None
 
     def _shown(self, logs) -> list[str]:

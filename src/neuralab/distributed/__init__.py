@@ -76,15 +76,17 @@ def _install_abort_hook(comm) -> None:
     if getattr(previous, "ends_the_mpi_job", False):     # installed already
         return
 
-    def hook(kind, value, tb):
-        previous(kind, value, tb)
-        sys.stderr.write(f"neuralab.distributed: rank {comm.Get_rank()} of {comm.Get_size()} "
-                         "failed; ending the job\n")
-        sys.stderr.flush()
-        comm.Abort(1)
+    class _AbortingHook:
+        ends_the_mpi_job = True     # marks the hook as installed (it is installed once)
 
-    hook.ends_the_mpi_job = True
-    sys.excepthook = hook
+        def __call__(self, kind, value, tb):
+            previous(kind, value, tb)
+            sys.stderr.write(f"neuralab.distributed: rank {comm.Get_rank()} of "
+                             f"{comm.Get_size()} failed; ending the job\n")
+            sys.stderr.flush()
+            comm.Abort(1)
+
+    sys.excepthook = _AbortingHook()
 
 
 def _limit_blas_threads(comm) -> int | None:

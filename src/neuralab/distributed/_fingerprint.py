@@ -26,7 +26,7 @@ def _digest(*parts) -> int:
     for part in parts:
         if isinstance(part, np.ndarray):
             h.update(f"{part.shape}{part.dtype}".encode())
-            h.update(np.ascontiguousarray(part).view(np.uint8).ravel())
+            h.update(np.ascontiguousarray(part).view(np.uint8).ravel().data)
         else:
             h.update(repr(part).encode())
     return int.from_bytes(h.digest(), "little")

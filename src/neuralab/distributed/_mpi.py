@@ -207,7 +207,7 @@ class MPIComm:
 def abort(comm, message, code: int = 1):
     """Print the current exception with ``message`` and end every rank of the job."""
     kind, exc, _ = sys.exc_info()
-    reason = "" if exc is None else f" ({kind.__name__}: {exc})"
+    reason = "" if exc is None else f" ({type(exc).__name__}: {exc})"
     # the reason first, in one line: the launcher may stop forwarding this rank's output
     # as soon as the job is aborted, before a long traceback has gone through
     sys.stderr.write(f"neuralab.distributed: {message}{reason}; ending the job\n")
