@@ -23,7 +23,7 @@ PROBE_SIZE = 128
 
 
 def _is_classifier(loss) -> bool:
-    return isinstance(loss, (_losses.CrossEntropy, _losses.BinaryCrossEntropy))
+    return loss.classifier
 
 
 def check_metrics(metrics, loss) -> list[str]:

@@ -99,10 +99,7 @@ class TrainingRun:
         if checkpoint_every != "epoch":
             checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
         self.regularizer = _regularizers.get(regularizer)
-        if self.regularizer is not None and optimizer.needs_closure:
-            raise ValueError(f"regularizer cannot be used with {type(optimizer).__name__} (its "
-                             "closure evaluates the data loss alone); use a first-order "
-                             "optimizer or drop the regularizer")
+        optimizer.check_run(self.regularizer, model)
         self.names = check_metrics(metrics, loss)
         X = check_rows(model, X, comm=self.comm)     # raw rows through the model's preprocessing
         Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, X.shape[0],
@@ -209,9 +206,7 @@ class TrainingRun:
             _regularizers.get(regularizer)
         if schedule is not ... and schedule is not None and not callable(schedule):
             raise TypeError(f"schedule must be a callable t -> lr, got {schedule!r}")
-        if regularizer is not None and optimizer.needs_closure:
-            raise ValueError(f"regularizer cannot be used with {type(optimizer).__name__} (its "
-                             "closure evaluates the data loss alone)")
+        optimizer.check_run(regularizer, model)
         if optimizer is not self.optimizer:
             self.optimizer = optimizer
             self.callbacks.set_context(model, optimizer, self.history)

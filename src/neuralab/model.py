@@ -220,7 +220,7 @@ class Sequential(ModelInputs):
         last = self.layers[-1]
         if isinstance(last, Sigmoid) and P.shape[1] == 1:
             return np.hstack([1.0 - P, P])
-        if not isinstance(last, (Softmax, Sigmoid)):
+        if not isinstance(last, Softmax) and not isinstance(last, Sigmoid):
             raise ValueError("predict_proba needs a Softmax or Sigmoid output layer; this "
                              f"model ends with {type(last).__name__}")
         return P
@@ -298,10 +298,7 @@ class Sequential(ModelInputs):
     @classmethod
     def from_config(cls, config: dict) -> Sequential:
         """Rebuild a model (with fresh parameters) from :meth:`get_config`'s output."""
-        from . import layers as _layers
-
-        known = {**{c.__name__: c for c in set(_act.ACTIVATIONS.values())},
-                 "Dense": _layers.Dense}
+        from .layers import LAYERS as known  # every layer class registers itself
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("model config must be a dict with a 'layers' list")
         built = []

@@ -31,6 +31,8 @@ class Adam(Optimizer):
     cache-sized chunks; the same bits either way).
     """
 
+    names = ("adam",)
+
     _state_names = ("m", "v")
     #: False: ``weight_decay`` adds λθ to g, which enters the moments (AdamW: θ shrinks first)
     decoupled_decay = False
@@ -74,6 +76,8 @@ class AdamW(Adam):
     moments, unlike ``Adam(weight_decay=λ)``. PyTorch's twin: ``AdamW(lr, betas, eps,
     weight_decay=λ)``.
     """
+
+    names = ("adamw",)
 
     decoupled_decay = True
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import neuralab as nl
 
-#: state's activation name -> the library's layer class.
-ACTIVATIONS = {"relu": nl.ReLU, "tanh": nl.Tanh, "sigmoid": nl.Sigmoid, "linear": nl.Identity,
-               "leaky_relu": nl.LeakyReLU}
+#: state's activation name -> the library's layer class (from the registry).
+ACTIVATIONS = {name: nl.activations.ACTIVATIONS[name]
+               for name in ("relu", "tanh", "sigmoid", "linear", "leaky_relu")}
 #: task -> (output layer, loss name, loss class)
 OUTPUTS = {"binary": (nl.Sigmoid, "binary_cross_entropy", nl.BinaryCrossEntropy),
            "regression": (nl.Identity, "mse", nl.MSE),

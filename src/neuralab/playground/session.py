@@ -204,7 +204,8 @@ class Session:
     def _checked_regularizer(self, optimizers):
         """The state's regularizer, refused with Newton (its line search sees J alone)."""
         regularizer = _regularizer(self.state)
-        if regularizer is not None and "newton" in optimizers:
+        if regularizer is not None and any(nl.optim.OPTIMIZERS[name].no_regularizer
+                                           for name in optimizers):
             raise ProtocolError("regularization cannot be combined with Newton's method (its "
                                 "step and line search use the data loss alone); set "
                                 "regularization to none or pick another optimizer",
