@@ -113,6 +113,8 @@ class TrainingRun:
         self.bs = m if batch_size is None else min(batch_size, m)
         self.n_batches = -(-m // self.bs)
         self.rng = np.random.default_rng(seed)
+        if model.needs_rng:                     # dropout masks: a generator of the run's own
+            model.bind_rng(np.random.default_rng(None if seed is None else [seed, 1]))
         self.history = History()
         self.state = _trainstate.State()
         shape = {"m": m, "batch_size": self.bs, "shuffle": self.shuffle}

@@ -91,6 +91,20 @@ class Layer:
         """The constructor arguments that rebuild this layer (for model files)."""
         return {}
 
+    @classmethod
+    def config_n_params(cls, config: dict) -> int:
+        """The parameter count of the layer ``config`` describes, without building it (model
+        files are checked before anything large is allocated); ValueError if malformed."""
+        return 0
+
+    @staticmethod
+    def _positive_ints(config: dict, *keys: str) -> list[int]:
+        values = [config.get(k) for k in keys]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+            raise ValueError(f"needs positive integer {' and '.join(keys)}, got "
+                             f"{', '.join(map(repr, values))}")
+        return values
+
     # ------------------------------------------------------------------ state and modes
     def buffers(self) -> dict[str, np.ndarray]:
         """Non-trainable state arrays by name (saved in model files and checkpoints)."""
@@ -207,6 +221,11 @@ class Dense(Layer):
 
     def param_shapes(self):
         return [("W", (self.n_out, self.n_in)), ("b", (self.n_out, 1))]
+
+    @classmethod
+    def config_n_params(cls, config):
+        n_in, n_out = cls._positive_ints(config, "n_in", "n_out")
+        return n_out * n_in + n_out
 
     def _bind(self, theta, grad):
         k = self.n_out * self.n_in

@@ -93,6 +93,10 @@ class Sequential(ModelInputs):
         self.seed = seed
         self.n_in, self.n_out = self._check_chain()
         n = sum(layer.n_params for layer in layers)
+        width = self.n_in
+        for layer in layers:                    # buffers in the model's dtype
+            layer._setup(width, self.dtype)
+            width = layer.output_size(width)
         self._params = np.zeros(n, dtype=self.dtype)
         self._grads = np.zeros(n, dtype=self.dtype)
         self._slices = []
@@ -103,6 +107,7 @@ class Sequential(ModelInputs):
             self._slices.append(slice(start, stop))
             start = stop
         self.reset_parameters(seed)
+        self.bind_rng(np.random.default_rng(None if seed is None else [seed, 1]))
         self.preprocessing = preprocessing
         self.classes = classes
         self.target = target
@@ -121,6 +126,11 @@ class Sequential(ModelInputs):
                         f"{layer.n_out}) but the layer before outputs {n} units; "
                         f"use Dense({n}, {layer.n_out})")
                 n = layer.output_size(n)
+            elif n is not None:
+                try:
+                    n = layer.output_size(n)
+                except ValueError as exc:
+                    raise ValueError(f"layers do not chain: layers[{i}]: {exc}") from None
         if n_in is None:
             raise ValueError("a model needs at least one Dense layer to fix its input width")
         return n_in, n
@@ -130,6 +140,35 @@ class Sequential(ModelInputs):
         rng = np.random.default_rng(seed)
         for layer in self.layers:
             layer.init_params(rng)
+
+    def bind_rng(self, rng: np.random.Generator) -> None:
+        """Hand ``rng`` to every layer that draws randomness in training (dropout masks).
+
+        ``fit`` binds a generator seeded from its ``seed`` and saves its state in
+        checkpoints, so a resumed run draws the same masks."""
+        self._layer_rng = rng
+        for layer in self.layers:
+            if layer.needs_rng:
+                layer.bind_rng(rng)
+
+    @property
+    def needs_rng(self) -> bool:
+        """Whether a layer draws randomness in training."""
+        return any(layer.needs_rng for layer in self.layers)
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Every layer's non-trainable state, ``"{i}.{name}"`` → array (live, not copies)."""
+        return {f"{i}.{name}": value for i, layer in enumerate(self.layers)
+                for name, value in layer.buffers().items()}
+
+    def load_buffers(self, arrays: dict, where: str = "buffers") -> None:
+        """Copy ``arrays`` (as :meth:`buffers` names them) into the layers' buffers."""
+        for key, buf in self.buffers().items():
+            value = arrays.get(key)
+            if value is None or np.shape(value) != buf.shape:
+                raise ValueError(f"{where}: buffer {key!r} is missing or has shape "
+                                 f"{np.shape(value)}, expected {buf.shape}")
+            buf[...] = value
 
     @property
     def params(self) -> np.ndarray:
@@ -163,13 +202,16 @@ class Sequential(ModelInputs):
             A = layer.forward(A, training)
         return A
 
-    def forward(self, X) -> np.ndarray:
+    def forward(self, X, training: bool = False) -> np.ndarray:
         """Outputs for raw samples as rows: ``X`` (m, n_features_in) → (m, n_out).
 
-        The preprocessing runs first; nothing is cached for a backward pass.
+        The preprocessing runs first. At inference (``training=False``, the default) nothing
+        is cached and no buffer changes; ``training=True`` runs the layers as a training step
+        does (dropout masks drawn, batch statistics used and the running ones updated, inputs
+        cached for :meth:`backward`), as Keras's ``model(X, training=True)``.
         """
         X = self._check_X(X)
-        return self._forward(X.T, training=False).T
+        return self._forward(X.T, training=bool(training)).T
 
     __call__ = forward
 
