@@ -25,6 +25,7 @@ from ._sysinfo import show_config
 from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from .dropout import Dropout
 from .io import load, save
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
@@ -34,7 +35,7 @@ from .preprocessing import FeatureMap, Standardizer
 from .train import DivergenceError, History, evaluate, fit
 
 __all__ = [
-    "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
+    "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "Dropout", "History",
     "Identity", "Layer", "LeakyReLU", "LogisticRegression", "Perceptron", "ReLU", "Sequential",
     "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
     "losses", "optim", "regularizers", "schedules", "hessian", "newton", "gradcheck",
