@@ -39,7 +39,7 @@ class Dropout(Layer):
     """
 
     needs_rng = True
-    second_order = False
+    second_order = deterministic = False
     _no_second_order = "its mask makes the objective random (train without Dropout or with " \
                        "a first-order optimizer)"
     fast_form = "custom"

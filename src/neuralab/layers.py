@@ -51,6 +51,8 @@ class Layer:
     needs_rng = False
     #: Whether the layer has exact second derivatives (``r_forward`` / ``r_backward``).
     second_order = True
+    #: Whether a training pass is a function of θ alone (False: it draws random numbers).
+    deterministic = True
     #: How the fast path runs this layer (see :mod:`neuralab._fastpath`), or None.
     fast_form: str | None = None
     #: Name of the ``torch.nn`` module class that is this layer's twin, or None.
@@ -117,9 +119,10 @@ class Layer:
         """Receive the generator this layer draws its training randomness from."""
 
     # ------------------------------------------------------------------ second order
-    def refuse_second_order(self, what: str) -> None:
-        """Raise :class:`SecondOrderError` naming this layer unless it has exact g″."""
-        if not self.second_order:
+    def refuse_second_order(self, what: str, exact: bool = True) -> None:
+        """Raise :class:`SecondOrderError` naming this layer unless it has exact g″ (or, with
+        ``exact=False``, for the gradient check, unless its training pass is deterministic)."""
+        if not self.second_order and (exact or not self.deterministic):
             raise SecondOrderError(f"{what} cannot use a model with {type(self).__name__}: "
                                    f"{self._no_second_order}")
 
