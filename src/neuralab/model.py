@@ -12,7 +12,9 @@ import numpy as np
 from . import _display, _fastpath
 from . import activations as _act
 from ._inputs import ModelInputs, preview
-from ._validation import check_int
+from ._validation import check_bool, check_float, check_int
+from .batchnorm import BatchNorm
+from .dropout import Dropout
 from .activations import Sigmoid, Softmax
 from .backend import resolve_dtype
 from .layers import Dense, Layer
@@ -420,25 +422,37 @@ class MLP(Sequential):
         Output activation ("softmax", "sigmoid", "identity"/None).
     init : str or callable, default "he_normal"
         Weight initializer of every Dense layer.
+    dropout : float in [0, 1), default 0.0
+        Drop probability of an :class:`~neuralab.dropout.Dropout` after each hidden
+        activation (0: none).
+    batch_norm : bool, default False
+        Put a :class:`~neuralab.batchnorm.BatchNorm` between each hidden Dense layer and its
+        activation.
     seed, dtype, preprocessing, classes, target, feature_names
         As in :class:`Sequential`; ``sizes[0]`` is the first layer's input, after the
         preprocessing.
     """
 
     def __init__(self, sizes, activation="relu", output="softmax", init="he_normal", seed=None,
-                 dtype="float32", *, preprocessing=None, classes=None, target=None,
-                 feature_names=None):
+                 dtype="float32", *, dropout: float = 0.0, batch_norm: bool = False,
+                 preprocessing=None, classes=None, target=None, feature_names=None):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, "
                              f"e.g. [64, 128, 10]; got {sizes!r}")
         for i, s in enumerate(sizes):
             check_int(s, f"sizes[{i}]", minimum=1)
         _act.get(activation)  # validate the name before building
+        dropout = check_float(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
+        batch_norm = check_bool(batch_norm, "batch_norm")
         layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Dense(a, b, init=init))
             if i < len(sizes) - 2:
+                if batch_norm:
+                    layers.append(BatchNorm(b))
                 layers.append(_act.get(activation))
+                if dropout:
+                    layers.append(Dropout(dropout))
         layers.append(_act.get(output))
         super().__init__(layers, seed=seed, dtype=dtype, preprocessing=preprocessing,
                          classes=classes, target=target, feature_names=feature_names)

@@ -58,6 +58,8 @@ TRAIN_OPTIONS = {
     "standardize": (bool, True, "scale the inputs by the training part's mean and std "
                     "(pixels: by their range); --no-standardize feeds them as they are"),
     "activation": (str, "relu", "hidden activation"),
+    "dropout": (float, 0.0, "dropout probability after each hidden activation (0: none)"),
+    "batch_norm": (bool, False, "batch normalization before each hidden activation"),
     "optimizer": (str, "adam", "optimizer name (sgd, momentum, nesterov, adam, adamw, ...)"),
     "lr": (float, 3e-3, "peak learning rate"),
     "lr_min": (float, 0.0, "final learning rate of the cosine schedule"),
@@ -212,6 +214,7 @@ def _check_ranges(config):
     check_lr(config["lr"], "lr")
     check_float(config["lr_min"], "lr_min", low=0.0)
     check_float(config["reg_rate"], "reg_rate", low=0.0)
+    check_float(config["dropout"], "dropout", low=0.0, high=1.0, high_inclusive=False)
     from ..optim import OPTIMIZERS
 
     rule = getattr(OPTIMIZERS.get(config["optimizer"].lower()), "no_regularizer", None)

@@ -180,6 +180,7 @@ def train(args) -> int:
     n_in, n_classes = _width(data), len(data.classes)
     # everything that can be wrong is checked before anything is written
     model = nl.MLP([n_in, *config["hidden"], n_classes], activation=config["activation"],
+                   dropout=config["dropout"], batch_norm=config["batch_norm"],
                    seed=config["seed"], dtype=config["dtype"], preprocessing=data.steps,
                    classes=data.classes, target=data.target, feature_names=data.feature_names)
     optimizer = nl.optim.get(config["optimizer"], lr=config["lr"])
