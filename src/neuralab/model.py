@@ -13,10 +13,10 @@ from . import _display, _fastpath
 from . import activations as _act
 from ._inputs import ModelInputs, preview
 from ._validation import check_bool, check_float, check_int
-from .batchnorm import BatchNorm
-from .dropout import Dropout
 from .activations import Sigmoid, Softmax
 from .backend import resolve_dtype
+from .batchnorm import BatchNorm
+from .dropout import Dropout
 from .layers import Dense, Layer
 
 
