@@ -89,6 +89,11 @@ class Optimizer:
     def _update(self, theta, grad, lr):
         raise NotImplementedError
 
+    def step_bound(self):
+        """An object that can prove the next steps leave θ finite, so that the divergence
+        guard may skip its copy of θ (Adam offers one), or None: the guard copies θ."""
+        return None
+
     def _decayed(self, theta, grad):
         """``grad + weight_decay * theta`` (PyTorch's L2 form) in a scratch buffer, or ``grad``."""
         if self.weight_decay == 0.0:
