@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -60,26 +62,62 @@ class History:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
+@dataclasses.dataclass
+class FitOptions:
+    """:func:`~neuralab.train.fit`'s options in one place (their meaning: ``fit``'s docstring).
+
+    ``fit`` and :class:`TrainingRun` take them from here, and so may the CLI, a sweep or the
+    playground: ``TrainingRun(model, X, y, options=FitOptions(epochs=5), comm=...)``. Checked
+    by ``TrainingRun``, not here.
+    """
+
+    loss: Any = None
+    optimizer: Any = None
+    schedule: Any = None
+    epochs: int = 10
+    batch_size: int | None = 32
+    shuffle: bool = True
+    seed: int | None = 0
+    validation_data: Any = None
+    callbacks: Any = None
+    schedule_per: str = "epoch"
+    verbose: int = 0
+    validation_split: float | None = None
+    metrics: Any = None
+    on_divergence: str = "raise"
+    checkpoint: Any = None
+    checkpoint_every: int | str = "epoch"
+    resume_from: Any = None
+    regularizer: Any = None
+
+
 class TrainingRun:
     """One training run as an object: its checked arguments, its state, and the pieces the
-    loop calls. Takes :func:`fit`'s arguments; :func:`training_loop` runs it."""
+    loop calls. Takes :func:`fit`'s arguments (as keywords, or ``options=FitOptions(...)``
+    with keywords overriding them); :func:`training_loop` runs it."""
 
-    def __init__(self, model, X, y, loss=None, optimizer=None, schedule=None, epochs=10,
-                 batch_size=32, shuffle=True, seed=0, validation_data=None, callbacks=None,
-                 schedule_per="epoch", verbose=0, *, validation_split=None, metrics=None,
-                 on_divergence="raise", checkpoint=None, checkpoint_every="epoch",
-                 resume_from=None, regularizer=None, comm=None):
+    def __init__(self, model, X, y, *args, options: FitOptions | None = None, comm=None,
+                 **kwargs):
+        if options is None:
+            options = FitOptions(*args, **kwargs)
+        elif args:
+            raise TypeError("pass options= or fit's arguments positionally, not both")
+        else:
+            options = dataclasses.replace(options, **kwargs)
+        self.options = options
         self.comm = comm = _check_comm(comm)
         with comm.together():                   # an error on one rank is raised on every rank
-            self._setup(model, X, y, loss, optimizer, schedule, epochs, batch_size, shuffle,
-                        seed, validation_data, callbacks, schedule_per, verbose,
-                        validation_split, metrics, on_divergence, checkpoint,
-                        checkpoint_every, resume_from, regularizer)
+            self._setup(model, X, y, options)
         comm.check_same(self)                   # every rank given the same data, model, options
 
-    def _setup(self, model, X, y, loss, optimizer, schedule, epochs, batch_size, shuffle, seed,
-               validation_data, callbacks, schedule_per, verbose, validation_split, metrics,
-               on_divergence, checkpoint, checkpoint_every, resume_from, regularizer):
+    def _setup(self, model, X, y, o: FitOptions):
+        loss, optimizer, schedule, epochs = o.loss, o.optimizer, o.schedule, o.epochs
+        batch_size, shuffle, seed, verbose = o.batch_size, o.shuffle, o.seed, o.verbose
+        schedule_per, on_divergence, metrics = o.schedule_per, o.on_divergence, o.metrics
+        checkpoint, checkpoint_every, resume_from = o.checkpoint, o.checkpoint_every, \
+            o.resume_from
+        validation_data, validation_split, callbacks, regularizer = o.validation_data, \
+            o.validation_split, o.callbacks, o.regularizer
         root = self.comm.rank == 0
         self.model = model = check_model(model)
         self.loss = loss = default_loss(model) if loss is None else _losses.get(loss)
