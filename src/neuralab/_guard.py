@@ -57,7 +57,8 @@ class DivergenceGuard:
         self.params_kept = params_kept
         self.bound = optimizer.step_bound()      # None: copy θ before every step
         self.last_saved = False          # whether the previous step had to copy θ
-        self.sq, self.what = [], None
+        self.sq: list[float] = []
+        self.what: str | None = None
 
     def params_changed(self) -> None:
         """Something other than the guard's steps changed θ or m: drop Adam's bounds."""
@@ -119,7 +120,7 @@ class DivergenceGuard:
     def message(self, J, step, epoch, batch, lr) -> str:
         """What diverged, where, and what to try."""
         found = {"loss": f"the loss is {J}", "gradient": "the gradient holds NaN or inf",
-                 "parameters": "the update made a parameter NaN or inf"}[self.what]
+                 "parameters": "the update made a parameter NaN or inf"}[str(self.what)]
         return (f"training diverged at step {step} (epoch {epoch + 1}, batch {batch + 1}): "
                 f"{found} at learning rate {lr:g}; the parameters are restored to their last "
                 f"finite values (after step {step - 1}). Hint: lower the learning rate (e.g. "

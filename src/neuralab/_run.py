@@ -142,6 +142,7 @@ class TrainingRun:
         X = check_rows(model, X, comm=self.comm)     # raw rows through the model's preprocessing
         Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, X.shape[0],
                                  model.dtype)
+        self.val: tuple | None
         self.X, self.Y, self.val = _split_validation(model, loss, X, Y, validation_data,
                                                      validation_split)
         self.m = m = self.X.shape[0]
@@ -171,7 +172,9 @@ class TrainingRun:
         self.guard = _DivergenceGuard(model, optimizer, self.callbacks.keep_params())
         self.layer_index = [i for i, layer in enumerate(model.layers) if layer.n_params]
         self.sync = self.comm.sync(model)       # the per-step all-reduce of ∇θ over the ranks
-        self.sums = self.lr = self.batch = None
+        self.sums: Any = None                   # the epoch's EpochSums (begin_epoch)
+        self.lr: float | None = None
+        self.batch: Any = None
         self._multiplier, self._t0 = 1.0, 0.0
 
     # ------------------------------------------------------------------ one epoch
@@ -291,7 +294,8 @@ class TrainingRun:
         epoch = state.epoch
         logs = {**self.sums.logs(), "lr": self.optimizer.lr if self.lr is None else self.lr}
         if self.val is not None:
-            for key, v in evaluate_rows(model, *self.val, self.loss, self.names,
+            Xv, Yv = self.val
+            for key, v in evaluate_rows(model, Xv, Yv, self.loss, self.names,
                                         comm=self.comm).items():
                 logs[f"val_{key}"] = v
         logs.update(self.sums.grad_norms(self.layer_index))

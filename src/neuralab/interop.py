@@ -151,7 +151,7 @@ def from_torch(module, dtype=None) -> Sequential:
         cls = twins.get(type(sub))
         if cls is None:
             raise TypeError(f"from_torch: module {i} ({sub!r}) is not supported; use one of "
-                            f"{', '.join(c.torch_twin for c in twins.values())}")
+                            f"{', '.join(str(c.torch_twin) for c in twins.values())}")
         try:
             layers.append(cls.from_torch(sub))
         except TypeError as exc:

@@ -40,7 +40,7 @@ CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION = "neuralab-checkpoint", "1"
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 #: safetensors dtype codes -> NumPy dtypes that neuralab reads and writes.
-_DTYPES = {
+_DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
     "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
     "U64": np.dtype("<u8"), "U32": np.dtype("<u4"), "U16": np.dtype("<u2"), "U8": np.dtype("u1"),
@@ -167,7 +167,7 @@ def _config_n_params(path, config) -> int:
 
     total = 0
     for i, spec in enumerate(config["layers"]):
-        cls = LAYERS.get(spec.get("type")) if isinstance(spec, dict) else None
+        cls = LAYERS.get(str(spec.get("type"))) if isinstance(spec, dict) else None
         if cls is not None:                     # the layer class counts its own parameters
             try:
                 total += cls.config_n_params(spec)

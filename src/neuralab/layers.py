@@ -101,7 +101,7 @@ class Layer:
 
     @staticmethod
     def _positive_ints(config: dict, *keys: str) -> list[int]:
-        values = [config.get(k) for k in keys]
+        values: list = [config.get(k) for k in keys]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
             raise ValueError(f"needs positive integer {' and '.join(keys)}, got "
                              f"{', '.join(map(repr, values))}")

@@ -74,6 +74,9 @@ class Sequential(ModelInputs):
     'U'
     """
 
+    #: Set by a callback (EarlyStopping) to end ``fit`` after the current epoch.
+    stop_training = False
+
     def __init__(self, layers, seed: int | None = None, dtype="float32", *,
                  preprocessing=None, classes=None, target: str | None = None,
                  feature_names=None):
@@ -167,9 +170,10 @@ class Sequential(ModelInputs):
         """Copy ``arrays`` (as :meth:`buffers` names them) into the layers' buffers."""
         for key, buf in self.buffers().items():
             value = arrays.get(key)
-            if value is None or np.shape(value) != buf.shape:
+            shape = None if value is None else np.shape(value)
+            if shape != buf.shape:
                 raise ValueError(f"{where}: buffer {key!r} is missing or has shape "
-                                 f"{np.shape(value)}, expected {buf.shape}")
+                                 f"{shape}, expected {buf.shape}")
             buf[...] = value
 
     @property
@@ -444,7 +448,7 @@ class MLP(Sequential):
         _act.get(activation)  # validate the name before building
         dropout = check_float(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
         batch_norm = check_bool(batch_norm, "batch_norm")
-        layers = []
+        layers: list[Layer] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Dense(a, b, init=init))
             if i < len(sizes) - 2:

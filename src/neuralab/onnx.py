@@ -111,7 +111,8 @@ def export_onnx(model, path, *, input_name: str = "X", output_name: str = "Y",
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
 
     steps = list(model.preprocessing) if preprocessing else []
-    nodes, weights = [], []
+    nodes: list = []
+    weights: list = []
     current = _preprocessing_nodes(onnx, steps, input_name, model.dtype, nodes, weights)
     last = len(model.layers) - 1
     for i, layer in enumerate(model.layers):

@@ -60,7 +60,7 @@ def _steps(config, X_train, name=None) -> list:
     ``--standardize`` asks for, fitted on the training part (what the model file records)."""
     import neuralab as nl
 
-    steps = []
+    steps: list = []
     if config["features"] is not None:
         features = nl.FeatureMap(_feature_names(config["features"]))
         if features.n_features_in > X_train.shape[1]:

@@ -73,7 +73,7 @@ class Optimizer:
         self.lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
         self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
         self.t = 0
-        self._work = {}     # work buffers reused between steps (not state)
+        self._work: dict = {}     # work buffers reused between steps (not state)
 
     def step(self, theta: np.ndarray, grad: np.ndarray, lr: float | None = None,
              closure=None) -> bool | None:

@@ -33,7 +33,7 @@ def activation(state):
 def layers(state, n_in: int, n_out: int, task: str) -> list:
     """``[Dense, act, ..., Dense, output]`` for the state's hidden sizes."""
     sizes = [n_in, *state["hidden"], n_out]
-    out = []
+    out: list[nl.Layer] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         out.append(nl.Dense(a, b, init=init_spec(state)))
         out.append(activation(state) if i < len(sizes) - 2 else OUTPUTS[task][0]())
@@ -83,7 +83,7 @@ def schedule_args(state, lr: float):
         base = ("CosineAnnealing", {"lr_max": lr, "t_max": state["tMax"],
                                     "lr_min": min(state["lrMin"], lr)})
     else:
-        base = (None, {"lr": lr})
+        base = (None, {"lr": lr})  # type: ignore[assignment]
     return base[0], base[1], state["warmup"]
 
 

@@ -137,7 +137,7 @@ class Session:
         self.seq = 0
         self.changes = 0        # change messages handled (the page skips older frames)
         self.built = 0          # counts new networks (the page redraws its diagram then)
-        self._upload = None
+        self._upload: tuple | None = None
         self._make_data()
         self._make_runs()
 
