@@ -63,7 +63,7 @@ _softmax_jvp = _act.softmax_jvp
 
 
 def check_second_order(model, what: str) -> None:
-    """Raise :class:`~neuralab.layers.SecondOrderError` naming the first layer of ``model``
+    """Raise ``SecondOrderError`` (a TypeError) naming the first layer of ``model``
     without exact second derivatives (``what`` names the method, e.g. "NewtonCG")."""
     for layer in model.layers:
         layer.refuse_second_order(what)
