@@ -15,7 +15,8 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "neuralab"
 LAYERS = {
     0: ("backend", "_validation", "_kernels", "_version", "_display"),
     1: ("init", "layers", "activations", "losses", "functional", "model", "_fastpath",
-        "hessian", "gradcheck", "regularizers", "preprocessing", "_inputs"),
+        "hessian", "gradcheck", "regularizers", "preprocessing", "_inputs", "dropout",
+        "batchnorm"),
     2: ("optim", "schedules", "newton"),
     3: ("train", "_run", "callbacks", "_metrics", "_guard", "_batches", "_trainstate", "_comm",
         "data", "_datasets", "_datafiles", "_planar", "io", "report"),

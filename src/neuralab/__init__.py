@@ -24,7 +24,9 @@ from . import (
 from ._sysinfo import show_config
 from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .batchnorm import BatchNorm
 from .callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+from .dropout import Dropout
 from .io import load, save
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy
@@ -34,7 +36,8 @@ from .preprocessing import FeatureMap, Standardizer
 from .train import DivergenceError, History, evaluate, fit
 
 __all__ = [
-    "MLP", "MSE", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense", "History",
+    "MLP", "MSE", "BatchNorm", "BinaryCrossEntropy", "Callback", "CrossEntropy", "Dense",
+    "Dropout", "History",
     "Identity", "Layer", "LeakyReLU", "LogisticRegression", "Perceptron", "ReLU", "Sequential",
     "Sigmoid", "Softmax", "Tanh", "activations", "evaluate", "fit", "functional", "init",
     "losses", "optim", "regularizers", "schedules", "hessian", "newton", "gradcheck",

@@ -35,32 +35,43 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .layers import Dense
-from .losses import CrossEntropy
 
-#: Activation types the plan applies itself (exact types: a subclass may change the rule).
-_HIDDEN = (ReLU, Tanh, Sigmoid, LeakyReLU, Identity)
-_OUTPUT = _HIDDEN + (Softmax,)
 #: Buffers larger than this (bytes) are not kept between calls.
 _KEEP_BYTES = 64 << 20
 #: Batch sizes whose buffers are kept (full batch, last partial batch).
 _KEEP_SIZES = 2
+#: The activation forms the plan applies itself (``Layer.fast_form``, declared by each class;
+#: a subclass that does not declare one runs the readable path).
+_HIDDEN = ("relu", "tanh", "elementwise", "identity")
+
+
+def _form(act):
+    """The fast form of a block's activation (``"identity"`` for none)."""
+    return "identity" if act is None else act.fast_form
 
 
 def _blocks(layers):
-    """``[(dense, activation or None), ...]`` for a Dense/activation stack, else None."""
+    """``[(dense, activation or None, [after...]), ...]`` for a stack the plan can run, else
+    None: each ``Dense`` (form ``"dense"``), then an activation it applies itself, then layers
+    of form ``"custom"`` (``fast_forward`` / ``fast_backward``, e.g. Dropout) in hidden blocks."""
     blocks = []
     for i, layer in enumerate(layers):
-        if type(layer) is Dense:
-            blocks.append([layer, None])
-        elif type(layer) in _OUTPUT and blocks and blocks[-1][1] is None:
-            if type(layer) is Softmax and i != len(layers) - 1:
+        form = layer.fast_form
+        if form == "dense":
+            blocks.append([layer, None, []])
+        elif not blocks or blocks[-1][2] and form != "custom":
+            return None
+        elif form in _HIDDEN + ("softmax",) and blocks[-1][1] is None:
+            if form == "softmax" and i != len(layers) - 1:
                 return None  # a hidden softmax is not elementwise
             blocks[-1][1] = layer
+        elif form == "custom" and i != len(layers) - 1:
+            blocks[-1][2].append(layer)
         else:
             return None
-    return [tuple(b) for b in blocks] or None
+    if not blocks or blocks[-1][2]:
+        return None  # the loss needs the last block's own output
+    return [tuple(b) for b in blocks]
 
 
 class _Plan:
@@ -69,17 +80,18 @@ class _Plan:
     def __init__(self, blocks, m, dtype):
         self.blocks, self.m, self.last = blocks, m, len(blocks) - 1
         self.inputs = [None] * len(blocks)
-        self.Z = [np.empty((d.n_out, m), dtype) for d, _ in blocks]
+        self.Z = [np.empty((d.n_out, m), dtype) for d, _, _ in blocks]
         last = blocks[-1][1]
         # the output activation writes to its own buffer: the loss needs the logits Z^{[L]}
-        self.out = np.empty_like(self.Z[-1]) if type(last) is Softmax else None
+        self.out = np.empty_like(self.Z[-1]) if _form(last) == "softmax" else None
         # softmax's column maxima and sums (reused for the loss's log-sum-exp), label columns
         self.mx, self.s = np.empty((2, 1, m), dtype)
         self.cols = np.arange(m)
         self.dZ = np.empty_like(self.Z[-1])
         # dA ping-pong buffers, one per distinct hidden width
         self.dA = {}
-        for d, _ in blocks[1:]:
+        self.acts = [None] * len(blocks)    # the activations' outputs (before "custom" layers)
+        for d, _, _ in blocks[1:]:
             self.dA.setdefault(d.n_in, [np.empty((d.n_in, m), dtype) for _ in range(2)])
         self.nbytes = sum(a.nbytes for a in self.Z) + sum(
             a.nbytes for pair in self.dA.values() for a in pair)
@@ -87,7 +99,7 @@ class _Plan:
     def forward(self, A0):
         """Forward pass; returns the list of layer inputs and the network output."""
         inputs, A = self.inputs, A0
-        for i, (dense, act) in enumerate(self.blocks):
+        for i, (dense, act, after) in enumerate(self.blocks):
             inputs[i] = A
             Z = self.Z[i]
             W, b = dense._W, dense._b          # the views themselves (no property calls)
@@ -95,17 +107,21 @@ class _Plan:
             if i == self.last:
                 Z += b
                 A = self._output(act, Z)
-            elif type(act) is ReLU:
+            elif _form(act) == "relu":
                 A = _kernels.bias_relu(Z, b)  # Z + b, then max(·, 0), in one pass
             else:
                 Z += b
                 A = _hidden_forward(act, Z)
+            self.acts[i] = A
+            for layer in after:
+                A = layer.fast_forward(A)
         return inputs, Z, A
 
     def _output(self, act, Z):
-        if act is None or type(act) is Identity:
+        form = _form(act)
+        if form == "identity":
             return Z
-        if type(act) is Softmax:  # the same operations as Softmax.g, into a kept buffer
+        if form == "softmax":  # the same operations as Softmax.g, into a kept buffer
             E = self.out
             np.subtract(Z, np.maximum.reduce(Z, axis=0, keepdims=True, out=self.mx), out=E)
             np.exp(E, out=E)
@@ -151,27 +167,30 @@ class _Plan:
             k = flip[dense.n_in] = 1 - flip.get(dense.n_in, 1)
             dA = self.dA[dense.n_in][k]
             np.matmul(dense._W.T, dZ, out=dA)
-            dZ = _hidden_backward(blocks[i - 1][1], self.Z[i - 1], A_prev, dA)
+            _, act, after = blocks[i - 1]
+            for layer in reversed(after):
+                dA = layer.fast_backward(dA)
+            dZ = _hidden_backward(act, self.Z[i - 1], self.acts[i - 1], dA)
 
 
 def _hidden_forward(act, Z):
     """A = g(Z) for a hidden layer, in place where the backward pass allows it."""
-    t = type(act)
-    if act is None or t is Identity:
+    form = _form(act)
+    if form == "identity":
         return Z
-    if t is ReLU:
+    if form == "relu":
         return np.maximum(Z, 0, out=Z)
-    if t is Tanh:
+    if form == "tanh":
         return np.tanh(Z, out=Z)  # g' = 1 − A² needs only A
     return act.g(Z)  # Sigmoid, LeakyReLU: Z is kept for g'
 
 
 def _hidden_backward(act, Z, A, dA):
     """dZ = dA ⊙ g'(Z), in place in ``dA``."""
-    t = type(act)
-    if act is None or t is Identity:
+    form = _form(act)
+    if form == "identity":
         return dA
-    if t is ReLU:
+    if form == "relu":
         return _kernels.relu_backward(dA, A)  # dA ⊙ [A > 0]; A > 0 exactly where Z > 0
     dA *= act.g_prime(Z, A)
     return dA
@@ -194,7 +213,7 @@ def loss_and_grad(model, A0, Y, loss, on_grad=None):
     model._output = A
     last = blocks[-1][1]
     once = m & (m - 1) == 0  # m = 2^k: 1/m is exact, apply it once to dZ^{[L]}
-    if (type(loss) is CrossEntropy and type(last) is Softmax and not loss.from_logits
+    if (loss.fast_form == "cross_entropy" and _form(last) == "softmax" and not loss.from_logits
             and Y.ndim == 1 and Y.dtype == np.intp):
         value, dZ = plan.cross_entropy(Z, A, Y, 1.0 / m if once else None)
         plan.backward(inputs, dZ, None if once else 1.0 / m, on_grad)
@@ -205,7 +224,7 @@ def loss_and_grad(model, A0, Y, loss, on_grad=None):
     else:
         value = loss._value(A, Y)
         dZ = loss._dA(A, Y)
-        if last is not None and type(last) is not Identity:
+        if _form(last) != "identity":
             last._Z, last._A = Z, A
             dZ = last.backward(dZ)
     if once:

@@ -4,7 +4,8 @@ Before each optimizer step the guard checks the loss J and the gradient; after i
 Should the step make θ non-finite, θ goes back to its value before the step, so the model a
 diverged run leaves behind is its last finite one. That needs a copy of θ before the step,
 which costs a pass over memory per step; for Adam (the usual optimizer) the guard proves most
-steps safe instead and skips the copy (:class:`AdamStepBound`).
+steps safe instead and skips the copy: the guard asks the optimizer for its
+:meth:`~neuralab.optim.Optimizer.step_bound` (Adam's is :class:`AdamStepBound`), None by default.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import math
 
 import numpy as np
 
-from .optim import Adam, AdamW, Optimizer
-
-#: Relative slack per step of Adam's bounds: more than a step's roundings in float32 can add.
-_ROUNDING = 1.0 + 2.0 ** -20
+from .optim._step_bound import AdamStepBound  # noqa: F401  (its home is the optimizer's)
 
 
 class DivergenceError(FloatingPointError):
@@ -38,62 +36,6 @@ def not_finite(v) -> bool:
     return not math.isfinite(v.dot(v)) and not np.isfinite(v).all()
 
 
-def _adam_kernel(optimizer) -> bool:
-    """True for Adam/AdamW with their own ``step`` and ``_update``: the fused kernel makes the
-    step's last write (and reports whether θ is finite), and the step bound applies."""
-    return type(optimizer).step is Optimizer.step and \
-        type(optimizer)._update in (Adam._update, AdamW._update)
-
-
-class AdamStepBound:
-    r"""Upper bounds Θ ≥ max |θ| and M ≥ max |m| of an Adam run, carried from step to step.
-
-    With G ≥ max |g| of the coming gradient, each new m is a convex combination of the old m
-    and g, so M' = max(M, G); Adam's denominator √v·c_v + ε c_m is at least ε c_m, so no entry
-    of θ moves by more than M'/(ε c_m) and Θ' = Θ + M'/(ε c_m), with c_m = (1 − β₁ᵗ)/α (see
-    :func:`neuralab._kernels.adam_update`). Weight decay adds λΘ to G (Adam's L2 form) or
-    scales Θ by |1 − αλ| first (AdamW). Each bound is raised by 2⁻²⁰ relative per step. While
-    Θ' stays below a sixteenth of the dtype's largest value the step cannot overflow θ, and
-    the guard need not copy θ before it. The bounds start from a measurement
-    (:meth:`measure`, two passes) and hold only while nothing else changes θ or m.
-    """
-
-    def __init__(self):
-        self.bounds = None
-
-    def reset(self) -> None:
-        self.bounds = None
-
-    def measure(self, optimizer, theta) -> None:
-        """Θ = max |θ|, M = max |m| now."""
-        m = optimizer.m
-        self.bounds = (max(float(theta.max()), -float(theta.min())),
-                       max(float(m.max()), -float(m.min())))
-
-    def next_step_safe(self, optimizer, grad_norm: float, lr, dtype) -> bool:
-        """Whether the next step provably leaves θ finite (the bounds then move to Θ', M').
-
-        ``grad_norm`` must be ≥ max |g|; the guard passes 2‖g‖ (a float32 sum of squares may
-        come out a little low). False without bounds, or when they grew too large.
-        """
-        lr = optimizer.lr if lr is None else lr
-        if self.bounds is None or not lr > 0.0:
-            return False
-        theta_max, m_max = self.bounds
-        decay = optimizer.weight_decay
-        if decay and optimizer.decoupled_decay:          # AdamW: θ(1 − αλ) first
-            theta_max *= max(1.0, abs(1.0 - lr * decay))
-        elif decay:                                      # L2: g + λθ enters the moments
-            grad_norm += decay * theta_max
-        m_max = max(m_max, grad_norm) * _ROUNDING
-        c_m = (1.0 - optimizer.beta1 ** (optimizer.t + 1)) / lr
-        theta_max = (theta_max + m_max / (optimizer.eps * c_m)) * _ROUNDING
-        if not theta_max < float(np.finfo(dtype).max) / 16:
-            return False
-        self.bounds = (theta_max, m_max)
-        return True
-
-
 class DivergenceGuard:
     """Takes the optimizer's steps for ``fit``, each only when J, ∇θ and the new θ are finite.
 
@@ -113,9 +55,10 @@ class DivergenceGuard:
         self.backup = np.empty_like(model.params)
         # Adam's bounds are trusted only while no callback can change θ between steps
         self.params_kept = params_kept
-        self.bound = AdamStepBound() if _adam_kernel(optimizer) else None
+        self.bound = optimizer.step_bound()      # None: copy θ before every step
         self.last_saved = False          # whether the previous step had to copy θ
-        self.sq, self.what = [], None
+        self.sq: list[float] = []
+        self.what: str | None = None
 
     def params_changed(self) -> None:
         """Something other than the guard's steps changed θ or m: drop Adam's bounds."""
@@ -177,7 +120,7 @@ class DivergenceGuard:
     def message(self, J, step, epoch, batch, lr) -> str:
         """What diverged, where, and what to try."""
         found = {"loss": f"the loss is {J}", "gradient": "the gradient holds NaN or inf",
-                 "parameters": "the update made a parameter NaN or inf"}[self.what]
+                 "parameters": "the update made a parameter NaN or inf"}[str(self.what)]
         return (f"training diverged at step {step} (epoch {epoch + 1}, batch {batch + 1}): "
                 f"{found} at learning rate {lr:g}; the parameters are restored to their last "
                 f"finite values (after step {step - 1}). Hint: lower the learning rate (e.g. "

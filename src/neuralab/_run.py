@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -60,26 +62,62 @@ class History:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
+@dataclasses.dataclass
+class FitOptions:
+    """:func:`~neuralab.train.fit`'s options in one place (their meaning: ``fit``'s docstring).
+
+    ``fit`` and :class:`TrainingRun` take them from here, and so may the CLI, a sweep or the
+    playground: ``TrainingRun(model, X, y, options=FitOptions(epochs=5), comm=...)``. Checked
+    by ``TrainingRun``, not here.
+    """
+
+    loss: Any = None
+    optimizer: Any = None
+    schedule: Any = None
+    epochs: int = 10
+    batch_size: int | None = 32
+    shuffle: bool = True
+    seed: int | None = 0
+    validation_data: Any = None
+    callbacks: Any = None
+    schedule_per: str = "epoch"
+    verbose: int = 0
+    validation_split: float | None = None
+    metrics: Any = None
+    on_divergence: str = "raise"
+    checkpoint: Any = None
+    checkpoint_every: int | str = "epoch"
+    resume_from: Any = None
+    regularizer: Any = None
+
+
 class TrainingRun:
     """One training run as an object: its checked arguments, its state, and the pieces the
-    loop calls. Takes :func:`fit`'s arguments; :func:`training_loop` runs it."""
+    loop calls. Takes :func:`fit`'s arguments (as keywords, or ``options=FitOptions(...)``
+    with keywords overriding them); :func:`training_loop` runs it."""
 
-    def __init__(self, model, X, y, loss=None, optimizer=None, schedule=None, epochs=10,
-                 batch_size=32, shuffle=True, seed=0, validation_data=None, callbacks=None,
-                 schedule_per="epoch", verbose=0, *, validation_split=None, metrics=None,
-                 on_divergence="raise", checkpoint=None, checkpoint_every="epoch",
-                 resume_from=None, regularizer=None, comm=None):
+    def __init__(self, model, X, y, *args, options: FitOptions | None = None, comm=None,
+                 **kwargs):
+        if options is None:
+            options = FitOptions(*args, **kwargs)
+        elif args:
+            raise TypeError("pass options= or fit's arguments positionally, not both")
+        else:
+            options = dataclasses.replace(options, **kwargs)
+        self.options = options
         self.comm = comm = _check_comm(comm)
         with comm.together():                   # an error on one rank is raised on every rank
-            self._setup(model, X, y, loss, optimizer, schedule, epochs, batch_size, shuffle,
-                        seed, validation_data, callbacks, schedule_per, verbose,
-                        validation_split, metrics, on_divergence, checkpoint,
-                        checkpoint_every, resume_from, regularizer)
+            self._setup(model, X, y, options)
         comm.check_same(self)                   # every rank given the same data, model, options
 
-    def _setup(self, model, X, y, loss, optimizer, schedule, epochs, batch_size, shuffle, seed,
-               validation_data, callbacks, schedule_per, verbose, validation_split, metrics,
-               on_divergence, checkpoint, checkpoint_every, resume_from, regularizer):
+    def _setup(self, model, X, y, o: FitOptions):
+        loss, optimizer, schedule, epochs = o.loss, o.optimizer, o.schedule, o.epochs
+        batch_size, shuffle, seed, verbose = o.batch_size, o.shuffle, o.seed, o.verbose
+        schedule_per, on_divergence, metrics = o.schedule_per, o.on_divergence, o.metrics
+        checkpoint, checkpoint_every, resume_from = o.checkpoint, o.checkpoint_every, \
+            o.resume_from
+        validation_data, validation_split, callbacks, regularizer = o.validation_data, \
+            o.validation_split, o.callbacks, o.regularizer
         root = self.comm.rank == 0
         self.model = model = check_model(model)
         self.loss = loss = default_loss(model) if loss is None else _losses.get(loss)
@@ -99,14 +137,12 @@ class TrainingRun:
         if checkpoint_every != "epoch":
             checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
         self.regularizer = _regularizers.get(regularizer)
-        if self.regularizer is not None and optimizer.needs_closure:
-            raise ValueError(f"regularizer cannot be used with {type(optimizer).__name__} (its "
-                             "closure evaluates the data loss alone); use a first-order "
-                             "optimizer or drop the regularizer")
+        optimizer.check_run(self.regularizer, model)
         self.names = check_metrics(metrics, loss)
         X = check_rows(model, X, comm=self.comm)     # raw rows through the model's preprocessing
         Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, X.shape[0],
                                  model.dtype)
+        self.val: tuple | None
         self.X, self.Y, self.val = _split_validation(model, loss, X, Y, validation_data,
                                                      validation_split)
         self.m = m = self.X.shape[0]
@@ -116,6 +152,8 @@ class TrainingRun:
         self.bs = m if batch_size is None else min(batch_size, m)
         self.n_batches = -(-m // self.bs)
         self.rng = np.random.default_rng(seed)
+        if model.needs_rng:                     # dropout masks: a generator of the run's own
+            model.bind_rng(np.random.default_rng(None if seed is None else [seed, 1]))
         self.history = History()
         self.state = _trainstate.State()
         shape = {"m": m, "batch_size": self.bs, "shuffle": self.shuffle}
@@ -134,7 +172,9 @@ class TrainingRun:
         self.guard = _DivergenceGuard(model, optimizer, self.callbacks.keep_params())
         self.layer_index = [i for i, layer in enumerate(model.layers) if layer.n_params]
         self.sync = self.comm.sync(model)       # the per-step all-reduce of ∇θ over the ranks
-        self.sums = self.lr = self.batch = None
+        self.sums: Any = None                   # the epoch's EpochSums (begin_epoch)
+        self.lr: float | None = None
+        self.batch: Any = None
         self._multiplier, self._t0 = 1.0, 0.0
 
     # ------------------------------------------------------------------ one epoch
@@ -209,9 +249,7 @@ class TrainingRun:
             _regularizers.get(regularizer)
         if schedule is not ... and schedule is not None and not callable(schedule):
             raise TypeError(f"schedule must be a callable t -> lr, got {schedule!r}")
-        if regularizer is not None and optimizer.needs_closure:
-            raise ValueError(f"regularizer cannot be used with {type(optimizer).__name__} (its "
-                             "closure evaluates the data loss alone)")
+        optimizer.check_run(regularizer, model)
         if optimizer is not self.optimizer:
             self.optimizer = optimizer
             self.callbacks.set_context(model, optimizer, self.history)
@@ -256,7 +294,8 @@ class TrainingRun:
         epoch = state.epoch
         logs = {**self.sums.logs(), "lr": self.optimizer.lr if self.lr is None else self.lr}
         if self.val is not None:
-            for key, v in evaluate_rows(model, *self.val, self.loss, self.names,
+            Xv, Yv = self.val
+            for key, v in evaluate_rows(model, Xv, Yv, self.loss, self.names,
                                         comm=self.comm).items():
                 logs[f"val_{key}"] = v
         logs.update(self.sums.grad_norms(self.layer_index))

@@ -1,7 +1,8 @@
 """Training state for ``fit(checkpoint=..., resume_from=...)``: what a resume needs, exactly.
 
-A checkpoint (written atomically by :func:`neuralab.io.write_checkpoint`) holds θ, the
-optimizer's state arrays and step count, the bit-generator state of the shuffle generator, the
+A checkpoint (written atomically by :func:`neuralab.io.write_checkpoint`) holds θ, the layers'
+buffers (running statistics), the optimizer's state arrays and step count, the bit-generator
+states of the shuffle generator and of the layers' generator (dropout masks), the
 epoch, the global step, the current epoch's permutation and the position in it, the running
 sums of the epoch's metrics, each callback's state and the history so far. Restoring all of it
 makes the rest of the run repeat, bit for bit, what the uninterrupted run does: the schedule is
@@ -74,6 +75,7 @@ class Writer:
 
     def write(self, state: State) -> None:
         arrays = {"params": self.model.params}
+        arrays.update({f"buffer/{k}": v for k, v in self.model.buffers().items()})
         if state.order is not None:
             arrays["order"] = state.order
         optim = _split("optimizer", self.optimizer.state_dict(), arrays)
@@ -84,6 +86,8 @@ class Writer:
             "optimizer": type(self.optimizer).__name__, **self.shape,
             "epoch": state.epoch, "batch": state.batch, "step": state.step,
             "sums": state.sums, "rng": self.rng.bit_generator.state,
+            "layer_rng": (self.model._layer_rng.bit_generator.state
+                          if self.model.needs_rng else None),
             "optimizer_state": optim, "callbacks": cbs,
             "history": {"epoch": self.history.epoch, "history": self.history.history},
         }
@@ -109,6 +113,9 @@ def load(path, model, optimizer, rng, history, callbacks, **shape) -> State:
     try:
         optimizer.load_state_dict(_join("optimizer", meta["optimizer_state"], arrays))
         rng.bit_generator.state = meta["rng"]
+        if model.needs_rng:
+            model._layer_rng.bit_generator.state = meta["layer_rng"]
+        model.load_buffers(_join("buffer", {}, arrays), where)
         state = State()
         state.epoch, state.batch, state.step = (int(meta[k]) for k in ("epoch", "batch", "step"))
         state.sums = meta["sums"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_float
-from .layers import Layer
+from .layers import Layer, SecondOrderError
 
 # ----------------------------------------------------------------------------- functions
 
@@ -101,10 +101,36 @@ def softmax_grad(z, axis=-1):
 # ----------------------------------------------------------------------------- layers
 
 
-class Activation(Layer):
-    """Base class of the elementwise activation layers: ``A = g(Z)``, ``dZ = dA ⊙ g′(Z)``."""
+#: Every activation by name and alias (filled by :meth:`Activation.__init_subclass__`):
+#: what :func:`get`, the CLI's and the playground's choice lists read.
+ACTIVATIONS: dict[str, type[Activation]] = {}
 
+
+class Activation(Layer):
+    """Base class of the elementwise activation layers: ``A = g(Z)``, ``dZ = dA ⊙ g′(Z)``.
+
+    A subclass sets ``name`` (and optional ``aliases``) and registers itself under them; it
+    declares its second derivative (:meth:`derivatives`), its ONNX operator (``onnx_op``),
+    its ``torch.nn`` twin (``torch_twin``) and how the fast path runs it (``fast_form``:
+    ``"elementwise"`` uses ``g`` and ``g_prime``).
+    """
+
+    abstract = True
     name = "activation"
+    aliases: tuple[str, ...] = ()
+    #: Whether it may sit between hidden layers (False: an output activation only).
+    hidden = True
+    #: The ONNX operator computing g (own declaration only, like ``fast_form``), or None.
+    onnx_op: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for attr in ("onnx_op", "torch_twin"):
+            if attr not in cls.__dict__:
+                setattr(cls, attr, None)       # a subclass may change the rule: no inherited twin
+        if "name" in cls.__dict__ and not cls.__dict__.get("abstract", False):
+            for key in (cls.name, *cls.aliases):
+                ACTIVATIONS[key] = cls
 
     def __init__(self):
         self._Z = None
@@ -126,11 +152,62 @@ class Activation(Layer):
     def backward(self, dA, need_input_grad=True):
         return dA * self.g_prime(self._Z, self._A)
 
+    # ------------------------------------------------------------------ second order
+    def derivatives(self, Z, A):
+        """g′(Z) and g″(Z) for Hessian-vector products (g′ None where it is 1, g″ None where
+        it is 0)."""
+        raise SecondOrderError(f"Hessian-vector products do not know the second derivative of "
+                               f"{type(self).__name__}; define its derivatives(Z, A)")
+
+    def r_forward(self, V, Z, RZ):
+        r""":math:`A = g(Z)`, :math:`\mathcal R\{A\} = g'(Z) \odot \mathcal R\{Z\}`."""
+        A = self.g(Z)
+        gp, _ = self.derivatives(Z, A)
+        RA = RZ if gp is None or RZ is None else gp * RZ
+        return A, RA, (Z, A, RZ)
+
+    def r_backward(self, cache, V, dA, RdA, out, gauss_newton, need_input_grad=True):
+        r""":math:`\mathcal R\{dZ\} = \mathcal R\{dA\} \odot g' + dA \odot g'' \odot
+        \mathcal R\{Z\}` (the g″ term dropped for Gauss–Newton)."""
+        Z, A, RZ = cache
+        gp, gpp = self.derivatives(Z, A)
+        if gp is None:
+            return dA, RdA
+        dZ, RdZ = dA * gp, RdA * gp
+        if gpp is not None and RZ is not None and not gauss_newton:
+            RdZ += (dA * gpp) * RZ
+        return dZ, RdZ
+
+    # ------------------------------------------------------------------ exports
+    def _onnx_attrs(self) -> dict:
+        return {}
+
+    def onnx_nodes(self, onnx, name, source, out, weights):
+        if self.onnx_op is None:
+            super().onnx_nodes(onnx, name, source, out, weights)
+        return [onnx.helper.make_node(self.onnx_op, [source], [out],
+                                      name=f"{self.onnx_op.lower()}{name}",
+                                      **self._onnx_attrs())]
+
+    def _torch_kwargs(self) -> dict:
+        return {}
+
+    def to_torch(self, torch, dtype):
+        if self.torch_twin is None:
+            super().to_torch(torch, dtype)
+        return getattr(torch.nn, self.torch_twin)(**self._torch_kwargs())
+
+    @classmethod
+    def from_torch(cls, module):
+        return cls()
+
 
 class Sigmoid(Activation):
     r"""Logistic sigmoid :math:`\sigma(z) = 1/(1+e^{-z})`, :math:`\sigma' = \sigma(1-\sigma)`."""
 
     name = "sigmoid"
+    fast_form = "elementwise"
+    onnx_op, torch_twin = "Sigmoid", "Sigmoid"
 
     def g(self, Z):
         return sigmoid(Z)
@@ -138,11 +215,17 @@ class Sigmoid(Activation):
     def g_prime(self, Z, A):
         return A * (1.0 - A)
 
+    def derivatives(self, Z, A):
+        gp = A * (1.0 - A)
+        return gp, gp * (1.0 - 2.0 * A)      # σ″ = σ′(1 − 2σ)
+
 
 class Tanh(Activation):
     r"""Hyperbolic tangent, :math:`\tanh'(z) = 1 - \tanh^2 z`."""
 
     name = "tanh"
+    fast_form = "tanh"                       # in place: g′ = 1 − A² needs only A
+    onnx_op, torch_twin = "Tanh", "Tanh"
 
     def g(self, Z):
         return np.tanh(Z)
@@ -150,11 +233,17 @@ class Tanh(Activation):
     def g_prime(self, Z, A):
         return 1.0 - A * A
 
+    def derivatives(self, Z, A):
+        gp = 1.0 - A * A
+        return gp, -2.0 * A * gp             # tanh″ = −2 tanh · tanh′
+
 
 class ReLU(Activation):
     r""":math:`\mathrm{ReLU}(z) = \max(0, z)`, derivative 1 for z > 0 and 0 otherwise."""
 
     name = "relu"
+    fast_form = "relu"                       # the compiled bias + ReLU kernels
+    onnx_op, torch_twin = "Relu", "ReLU"
 
     def g(self, Z):
         return np.maximum(Z, 0)
@@ -165,11 +254,17 @@ class ReLU(Activation):
     def backward(self, dA, need_input_grad=True):
         return np.multiply(dA, self._Z > 0)
 
+    def derivatives(self, Z, A):
+        return (Z > 0).astype(Z.dtype), None
+
 
 class LeakyReLU(Activation):
     r""":math:`\max(\alpha z, z)`; ``alpha`` is α, the slope for z ≤ 0 (0 ≤ α < 1)."""
 
     name = "leaky_relu"
+    aliases = ("leakyrelu",)
+    fast_form = "elementwise"
+    onnx_op, torch_twin = "LeakyRelu", "LeakyReLU"
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()
@@ -181,20 +276,39 @@ class LeakyReLU(Activation):
     def g_prime(self, Z, A):
         return np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(self.alpha))
 
+    def derivatives(self, Z, A):
+        return np.where(Z > 0, 1.0, self.alpha).astype(Z.dtype), None
+
     def get_config(self):
         return {"alpha": self.alpha}
+
+    def _onnx_attrs(self):
+        return {"alpha": float(self.alpha)}
+
+    def _torch_kwargs(self):
+        return {"negative_slope": self.alpha}
+
+    @classmethod
+    def from_torch(cls, module):
+        return cls(alpha=module.negative_slope)
 
 
 class Identity(Activation):
     """The identity g(z) = z (a linear output, for regression)."""
 
     name = "identity"
+    aliases = ("linear",)
+    fast_form = "identity"
+    onnx_op, torch_twin = "Identity", "Identity"
 
     def g(self, Z):
         return Z
 
     def backward(self, dA, need_input_grad=True):
         return dA
+
+    def derivatives(self, Z, A):
+        return None, None
 
 
 class Softmax(Activation):
@@ -206,6 +320,9 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    hidden = False                           # not elementwise: an output layer only
+    fast_form = "softmax"                    # output layer only (not elementwise)
+    onnx_op, torch_twin = "Softmax", "Softmax"
 
     def g(self, Z):
         E = np.exp(Z - Z.max(axis=0, keepdims=True))
@@ -216,17 +333,42 @@ class Softmax(Activation):
         A = self._A
         return A * (dA - np.sum(dA * A, axis=0, keepdims=True))
 
+    def r_forward(self, V, Z, RZ):
+        A = self.g(Z)
+        RA = None if RZ is None else softmax_jvp(A, RZ)
+        return A, RA, (Z, A, RZ)
 
-ACTIVATIONS = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "leakyrelu": LeakyReLU,
-    "identity": Identity,
-    "linear": Identity,
-    "softmax": Softmax,
-}
+    def r_backward(self, cache, V, dA, RdA, out, gauss_newton, need_input_grad=True):
+        Z, A, RZ = cache
+        dZ = softmax_jvp(A, dA)
+        if gauss_newton or RZ is None:
+            return dZ, softmax_jvp(A, RdA)
+        RA = softmax_jvp(A, RZ)
+        s = np.sum(dA * A, axis=-2, keepdims=True)
+        RdZ = RA * (dA - s) + A * (RdA - np.sum(RdA * A + dA * RA, axis=-2, keepdims=True))
+        return dZ, RdZ
+
+    def _onnx_attrs(self):
+        return {"axis": -1}
+
+    def _torch_kwargs(self):
+        return {"dim": 1}
+
+    @classmethod
+    def from_torch(cls, module):
+        if module.dim not in (1, -1):
+            raise TypeError(f"from_torch: {module!r} is not supported; use Softmax(dim=1)")
+        return cls()
+
+
+def softmax_jvp(A, R):
+    """The softmax Jacobian (diag(A) − A Aᵀ per column) applied to R, over the unit axis −2."""
+    return A * (R - np.sum(A * R, axis=-2, keepdims=True))
+
+
+def hidden_names() -> tuple[str, ...]:
+    """The names of the registered hidden activations (the CLI's and the playground's choices)."""
+    return tuple(name for name, cls in ACTIVATIONS.items() if cls.hidden and name == cls.name)
 
 
 def get(spec) -> Activation:

@@ -59,30 +59,14 @@ def loss_value(obj: Objective) -> float:
     return float(loss._value(out, obj.Y))
 
 
-# ----------------------------------------------------------------------------- activations
-
-def _derivatives(layer, Z, A):
-    """g′(Z) and g″(Z) of an elementwise activation layer (g″ None where it is 0)."""
-    if isinstance(layer, _act.Sigmoid):
-        gp = A * (1.0 - A)
-        return gp, gp * (1.0 - 2.0 * A)
-    if isinstance(layer, _act.Tanh):
-        gp = 1.0 - A * A
-        return gp, -2.0 * A * gp
-    if isinstance(layer, _act.LeakyReLU):
-        return np.where(Z > 0, 1.0, layer.alpha).astype(Z.dtype), None
-    if isinstance(layer, _act.ReLU):
-        return (Z > 0).astype(Z.dtype), None
-    if isinstance(layer, _act.Identity):
-        return None, None
-    raise TypeError(f"Hessian-vector products do not know the second derivative of "
-                    f"{type(layer).__name__}; use Sigmoid, Tanh, ReLU, LeakyReLU, Identity or "
-                    "Softmax")
+_softmax_jvp = _act.softmax_jvp
 
 
-def _softmax_jvp(A, R):
-    """The softmax Jacobian (diag(A) − A Aᵀ per column) applied to R, over the unit axis −2."""
-    return A * (R - np.sum(A * R, axis=-2, keepdims=True))
+def check_second_order(model, what: str) -> None:
+    """Raise ``SecondOrderError`` (a TypeError) naming the first layer of ``model``
+    without exact second derivatives (``what`` names the method, e.g. "NewtonCG")."""
+    for layer in model.layers:
+        layer.refuse_second_order(what)
 
 
 # ----------------------------------------------------------------------------- the loss
@@ -159,30 +143,14 @@ def hvp(obj: Objective, V, *, gauss_newton: bool = False) -> np.ndarray:
                          f"got {np.shape(V)}")
     V = V.astype(model.dtype, copy=False)
     layers, slices = model.layers, model._slices
+    check_second_order(model, "hessian")
     fused = loss.fuses(layers[-1])
 
-    # forward with R{·}: cache (A_prev, R{A_prev}) at Dense, (Z, A, R{Z}) at activations
+    # forward with R{·}: each layer keeps what its R-backward needs (its cache)
     A, RA, cache = A0, None, []
     for layer, sl in zip(layers, slices, strict=True):
-        if isinstance(layer, Dense):
-            VW, Vb = _split(V[:, sl], layer)
-            Z = layer.W @ A + layer.b
-            RZ = VW @ A + Vb
-            if RA is not None:
-                RZ += layer.W @ RA
-            cache.append((A, RA))
-            A, RA = Z, RZ
-        elif isinstance(layer, _act.Softmax):
-            Z, RZ = A, RA
-            A = layer.g(Z)
-            RA = None if RZ is None else _softmax_jvp(A, RZ)
-            cache.append((Z, A, RZ))
-        else:
-            Z, RZ = A, RA
-            A = layer.g(Z)
-            gp, _ = _derivatives(layer, Z, A)
-            RA = RZ if gp is None or RZ is None else gp * RZ
-            cache.append((Z, A, RZ))
+        A, RA, c = layer.r_forward(V[:, sl], A, RA)
+        cache.append(c)
     if RA is None:  # no parameters: H = 0
         out = np.zeros_like(V)
         return out[0] if single else out
@@ -197,54 +165,9 @@ def hvp(obj: Objective, V, *, gauss_newton: bool = False) -> np.ndarray:
 
     out = np.zeros_like(V)
     for i in range(start, -1, -1):
-        layer = layers[i]
-        if isinstance(layer, Dense):
-            A_prev, RA_prev = cache[i]
-            dZ, RdZ = dA, RdA
-            m = A_prev.shape[1]
-            VW, _ = _split(V[:, slices[i]], layer)
-            RdW = RdZ @ A_prev.T
-            if RA_prev is not None and not gauss_newton:
-                RdW += dZ @ RA_prev.swapaxes(-1, -2)
-            Rdb = RdZ.sum(axis=-1, keepdims=True)
-            k = layer.n_out * layer.n_in
-            out[:, slices[i]][:, :k] = RdW.reshape(len(V), k) / m
-            out[:, slices[i]][:, k:] = Rdb.reshape(len(V), layer.n_out) / m
-            if i > 0:
-                RdA = layer.W.T @ RdZ
-                if not gauss_newton:
-                    RdA += VW.swapaxes(-1, -2) @ dZ
-                dA = layer.W.T @ dZ
-        else:
-            Z, A, RZ = cache[i]
-            dA, RdA = _act_backward(layer, Z, A, RZ, dA, RdA, gauss_newton)
+        dA, RdA = layers[i].r_backward(cache[i], V[:, slices[i]], dA, RdA, out[:, slices[i]],
+                                       gauss_newton, need_input_grad=i > 0)
     return out[0] if single else out
-
-
-def _split(Vl, layer):
-    """Direction rows over one Dense layer's slice → (k, n_out, n_in) and (k, n_out, 1)."""
-    k = layer.n_out * layer.n_in
-    return (Vl[:, :k].reshape(-1, layer.n_out, layer.n_in),
-            Vl[:, k:].reshape(-1, layer.n_out, 1))
-
-
-def _act_backward(layer, Z, A, RZ, dA, RdA, gauss_newton):
-    """dZ and R{dZ} of an activation layer from dA and R{dA}."""
-    if isinstance(layer, _act.Softmax):
-        dZ = _softmax_jvp(A, dA)
-        if gauss_newton or RZ is None:
-            return dZ, _softmax_jvp(A, RdA)
-        RA = _softmax_jvp(A, RZ)
-        s = np.sum(dA * A, axis=-2, keepdims=True)
-        RdZ = RA * (dA - s) + A * (RdA - np.sum(RdA * A + dA * RA, axis=-2, keepdims=True))
-        return dZ, RdZ
-    gp, gpp = _derivatives(layer, Z, A)
-    if gp is None:
-        return dA, RdA
-    dZ, RdZ = dA * gp, RdA * gp
-    if gpp is not None and RZ is not None and not gauss_newton:
-        RdZ += (dA * gpp) * RZ
-    return dZ, RdZ
 
 
 # ----------------------------------------------------------------------------- full Hessian
@@ -253,7 +176,6 @@ def is_logistic_regression(obj: Objective) -> bool:
     """Whether ``obj`` is one Dense unit + Sigmoid trained with fused BinaryCrossEntropy."""
     layers = obj.model.layers
     return (len(layers) == 2 and isinstance(layers[0], Dense) and layers[0].n_out == 1
-            and type(layers[1]) is _act.Sigmoid
             and isinstance(obj.loss, _losses.BinaryCrossEntropy) and obj.loss.fuses(layers[1]))
 
 

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations as _act
-from .layers import Dense
+from .layers import LAYERS, Dense
 from .model import Sequential
 
 
@@ -96,26 +95,13 @@ def to_torch(model, *, drop_preprocessing: bool = False):
                          "drop_preprocessing=True and transform the inputs yourself")
     dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
         model.dtype]
-    simple = {_act.Sigmoid: nn.Sigmoid, _act.Tanh: nn.Tanh, _act.ReLU: nn.ReLU,
-              _act.Identity: nn.Identity}
     modules = []
     for i, layer in enumerate(model.layers):
-        if isinstance(layer, Dense):
-            linear = nn.Linear(layer.n_in, layer.n_out, dtype=dtype)
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(np.array(layer.W)))
-                linear.bias.copy_(torch.from_numpy(np.array(layer.b[:, 0])))
-            modules.append(linear)
-        elif type(layer) in simple:
-            modules.append(simple[type(layer)]())
-        elif type(layer) is _act.LeakyReLU:
-            modules.append(nn.LeakyReLU(negative_slope=layer.alpha))
-        elif type(layer) is _act.Softmax:
-            modules.append(nn.Softmax(dim=1))
-        else:
+        try:
+            modules.append(layer.to_torch(torch, dtype))
+        except TypeError as exc:
             raise TypeError(f"to_torch: layer {i} ({type(layer).__name__}) has no PyTorch "
-                            "equivalent here; supported: Dense, Sigmoid, Tanh, ReLU, "
-                            "LeakyReLU, Identity, Softmax")
+                            f"equivalent here; {str(exc).split('; ')[-1]}") from None
     return nn.Sequential(*modules)
 
 
@@ -158,29 +144,26 @@ def from_torch(module, dtype=None) -> Sequential:
     if not isinstance(module, nn.Sequential):
         raise TypeError(f"from_torch expects a torch.nn.Sequential (or Linear), got "
                         f"{type(module).__name__}; rebuild the network as a Sequential")
-    simple = {nn.Sigmoid: _act.Sigmoid, nn.Tanh: _act.Tanh, nn.ReLU: _act.ReLU,
-              nn.Identity: _act.Identity}
+    twins = {getattr(nn, cls.torch_twin): cls for cls in LAYERS.values()
+             if cls.torch_twin and hasattr(nn, cls.torch_twin)}
     layers, linears = [], []
     for i, sub in enumerate(_flatten(module)):
-        if isinstance(sub, nn.Linear):
-            layers.append(Dense(sub.in_features, sub.out_features))
-            linears.append((layers[-1], sub))
-        elif type(sub) in simple:
-            layers.append(simple[type(sub)]())
-        elif type(sub) is nn.LeakyReLU:
-            layers.append(_act.LeakyReLU(alpha=sub.negative_slope))
-        elif type(sub) is nn.Softmax and sub.dim in (1, -1):
-            layers.append(_act.Softmax())
-        else:
-            raise TypeError(f"from_torch: module {i} ({sub!r}) is not supported; use Linear, "
-                            "Sigmoid, Tanh, ReLU, LeakyReLU, Identity or Softmax(dim=1)")
-    if not linears:
+        cls = twins.get(type(sub))
+        if cls is None:
+            raise TypeError(f"from_torch: module {i} ({sub!r}) is not supported; use one of "
+                            f"{', '.join(str(c.torch_twin) for c in twins.values())}")
+        try:
+            layers.append(cls.from_torch(sub))
+        except TypeError as exc:
+            raise TypeError(f"from_torch: module {i} ({sub!r}) is not supported; "
+                            f"{str(exc).split('; ')[-1]}") from None
+        linears.append((layers[-1], sub))
+    if not any(isinstance(layer, Dense) for layer in layers):
         raise ValueError("from_torch: the module has no Linear layer to fix its input width")
     if dtype is None:
-        dtype = str(linears[0][1].weight.dtype).removeprefix("torch.")
+        dtype = next(str(sub.weight.dtype).removeprefix("torch.")
+                     for layer, sub in linears if isinstance(layer, Dense))
     model = Sequential(layers, dtype=dtype)
-    for dense, linear in linears:
-        dense.W[...] = linear.weight.detach().cpu().numpy()
-        dense.b[...] = 0.0 if linear.bias is None else \
-            linear.bias.detach().cpu().numpy()[:, None]
+    for layer, sub in linears:
+        layer.load_torch(sub)
     return model

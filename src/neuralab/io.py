@@ -40,7 +40,7 @@ CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION = "neuralab-checkpoint", "1"
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 #: safetensors dtype codes -> NumPy dtypes that neuralab reads and writes.
-_DTYPES = {
+_DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
     "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
     "U64": np.dtype("<u8"), "U32": np.dtype("<u4"), "U16": np.dtype("<u2"), "U8": np.dtype("u1"),
@@ -163,15 +163,17 @@ def _config_n_params(path, config) -> int:
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError(f"{os.fspath(path)!r}: the model config must be an object with a "
                          "'layers' list")
+    from .layers import LAYERS
+
     total = 0
     for i, spec in enumerate(config["layers"]):
-        if isinstance(spec, dict) and spec.get("type") == "Dense":
-            n_in, n_out = spec.get("n_in"), spec.get("n_out")
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                       for v in (n_in, n_out)):
-                raise ValueError(f"{os.fspath(path)!r}: model config layers[{i}] (Dense) needs "
-                                 f"positive integer n_in and n_out, got {n_in!r}, {n_out!r}")
-            total += n_out * n_in + n_out
+        cls = LAYERS.get(str(spec.get("type"))) if isinstance(spec, dict) else None
+        if cls is not None:                     # the layer class counts its own parameters
+            try:
+                total += cls.config_n_params(spec)
+            except ValueError as exc:
+                raise ValueError(f"{os.fspath(path)!r}: model config layers[{i}] "
+                                 f"({spec['type']}) {exc}") from None
     return total
 
 
@@ -325,7 +327,8 @@ def save(model, path) -> None:
                 "classes": json.dumps(_inputs.classes_to_json(model.classes)),
                 "target": json.dumps(model.target),
                 "feature_names": json.dumps(model.feature_names)}
-    _atomic_write(path, {"params": np.asarray(model.params, order="C")}, metadata)
+    buffers = {f"buffer.{k}": np.ascontiguousarray(v) for k, v in model.buffers().items()}
+    _atomic_write(path, {"params": np.asarray(model.params, order="C"), **buffers}, metadata)
 
 
 def load(path):
@@ -372,6 +375,8 @@ def load(path):
                          f"parameters, the file {n_params}")
     _restore_inputs(path, metadata, model)
     model.params[...] = arrays["params"]
+    model.load_buffers({k.removeprefix("buffer."): v for k, v in arrays.items()},
+                       os.fspath(path))
     return model
 
 

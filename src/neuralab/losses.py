@@ -29,11 +29,30 @@ def _softplus(Z):
     return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
 
 
+#: Every loss by name (filled by :meth:`Loss.__init_subclass__` from each class's ``names``).
+LOSSES: dict[str, type[Loss]] = {}
+
+
 class Loss:
-    """Base class. ``loss(output, y)`` returns the batch-mean loss as a float."""
+    """Base class. ``loss(output, y)`` returns the batch-mean loss as a float.
+
+    A subclass lists the names :func:`get` knows it by in ``names`` (it registers itself) and
+    may declare ``fast_form`` (how :mod:`neuralab._fastpath` computes it; own declaration only).
+    """
 
     #: the output activation this loss fuses with (None: no fusion)
     fuses_with: type[Activation] | None = None
+    names: tuple[str, ...] = ()
+    fast_form: str | None = None
+    #: Whether its targets are classes (accuracy is then reported).
+    classifier = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "fast_form" not in cls.__dict__:
+            cls.fast_form = None
+        for name in cls.__dict__.get("names", ()):
+            LOSSES[name] = cls
 
     def __call__(self, output, y) -> float:
         A = check_array(output, "output", ndim=None)
@@ -116,6 +135,10 @@ class CrossEntropy(Loss):
         Treat the network's output as logits (as ``torch.nn.CrossEntropyLoss`` does), for a
         network that ends in :class:`~neuralab.activations.Identity`.
     """
+
+    names = ("cross_entropy", "crossentropy", "categorical_crossentropy")
+    fast_form = "cross_entropy"   # fused with the plan's own softmax
+    classifier = True
 
     fuses_with = Softmax
 
@@ -201,6 +224,9 @@ class BinaryCrossEntropy(Loss):
     outputs, averaged over outputs too (as ``torch.nn.BCELoss``).
     """
 
+    names = ("binary_cross_entropy", "binary_crossentropy", "bce")
+    classifier = True
+
     fuses_with = Sigmoid
 
     def prepare_targets(self, y, n_out, m, dtype):
@@ -242,6 +268,8 @@ class MSE(Loss):
         dA = \frac{2}{k} (A - Y) \text{ per example}
     """
 
+    names = ("mse", "mean_squared_error")
+
     def prepare_targets(self, y, n_out, m, dtype):
         return _columns(y, n_out, m, dtype, "MSE",
                         "one target per sample needs one output unit")
@@ -252,18 +280,6 @@ class MSE(Loss):
 
     def _dA(self, A, Y):
         return (A - Y) * (2.0 / A.shape[0])
-
-
-LOSSES = {
-    "cross_entropy": CrossEntropy,
-    "crossentropy": CrossEntropy,
-    "categorical_crossentropy": CrossEntropy,
-    "binary_cross_entropy": BinaryCrossEntropy,
-    "binary_crossentropy": BinaryCrossEntropy,
-    "bce": BinaryCrossEntropy,
-    "mse": MSE,
-    "mean_squared_error": MSE,
-}
 
 
 def get(spec) -> Loss:

@@ -12,9 +12,11 @@ import numpy as np
 from . import _display, _fastpath
 from . import activations as _act
 from ._inputs import ModelInputs, preview
-from ._validation import check_int
+from ._validation import check_bool, check_float, check_int
 from .activations import Sigmoid, Softmax
 from .backend import resolve_dtype
+from .batchnorm import BatchNorm
+from .dropout import Dropout
 from .layers import Dense, Layer
 
 
@@ -72,6 +74,9 @@ class Sequential(ModelInputs):
     'U'
     """
 
+    #: Set by a callback (EarlyStopping) to end ``fit`` after the current epoch.
+    stop_training = False
+
     def __init__(self, layers, seed: int | None = None, dtype="float32", *,
                  preprocessing=None, classes=None, target: str | None = None,
                  feature_names=None):
@@ -93,6 +98,10 @@ class Sequential(ModelInputs):
         self.seed = seed
         self.n_in, self.n_out = self._check_chain()
         n = sum(layer.n_params for layer in layers)
+        width = self.n_in
+        for layer in layers:                    # buffers in the model's dtype
+            layer._setup(width, self.dtype)
+            width = layer.output_size(width)
         self._params = np.zeros(n, dtype=self.dtype)
         self._grads = np.zeros(n, dtype=self.dtype)
         self._slices = []
@@ -103,6 +112,7 @@ class Sequential(ModelInputs):
             self._slices.append(slice(start, stop))
             start = stop
         self.reset_parameters(seed)
+        self.bind_rng(np.random.default_rng(None if seed is None else [seed, 1]))
         self.preprocessing = preprocessing
         self.classes = classes
         self.target = target
@@ -121,6 +131,11 @@ class Sequential(ModelInputs):
                         f"{layer.n_out}) but the layer before outputs {n} units; "
                         f"use Dense({n}, {layer.n_out})")
                 n = layer.output_size(n)
+            elif n is not None:
+                try:
+                    n = layer.output_size(n)
+                except ValueError as exc:
+                    raise ValueError(f"layers do not chain: layers[{i}]: {exc}") from None
         if n_in is None:
             raise ValueError("a model needs at least one Dense layer to fix its input width")
         return n_in, n
@@ -130,6 +145,36 @@ class Sequential(ModelInputs):
         rng = np.random.default_rng(seed)
         for layer in self.layers:
             layer.init_params(rng)
+
+    def bind_rng(self, rng: np.random.Generator) -> None:
+        """Hand ``rng`` to every layer that draws randomness in training (dropout masks).
+
+        ``fit`` binds a generator seeded from its ``seed`` and saves its state in
+        checkpoints, so a resumed run draws the same masks."""
+        self._layer_rng = rng
+        for layer in self.layers:
+            if layer.needs_rng:
+                layer.bind_rng(rng)
+
+    @property
+    def needs_rng(self) -> bool:
+        """Whether a layer draws randomness in training."""
+        return any(layer.needs_rng for layer in self.layers)
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Every layer's non-trainable state, ``"{i}.{name}"`` → array (live, not copies)."""
+        return {f"{i}.{name}": value for i, layer in enumerate(self.layers)
+                for name, value in layer.buffers().items()}
+
+    def load_buffers(self, arrays: dict, where: str = "buffers") -> None:
+        """Copy ``arrays`` (as :meth:`buffers` names them) into the layers' buffers."""
+        for key, buf in self.buffers().items():
+            value = arrays.get(key)
+            shape = None if value is None else np.shape(value)
+            if shape != buf.shape:
+                raise ValueError(f"{where}: buffer {key!r} is missing or has shape "
+                                 f"{shape}, expected {buf.shape}")
+            buf[...] = value
 
     @property
     def params(self) -> np.ndarray:
@@ -163,13 +208,16 @@ class Sequential(ModelInputs):
             A = layer.forward(A, training)
         return A
 
-    def forward(self, X) -> np.ndarray:
+    def forward(self, X, training: bool = False) -> np.ndarray:
         """Outputs for raw samples as rows: ``X`` (m, n_features_in) → (m, n_out).
 
-        The preprocessing runs first; nothing is cached for a backward pass.
+        The preprocessing runs first. At inference (``training=False``, the default) nothing
+        is cached and no buffer changes; ``training=True`` runs the layers as a training step
+        does (dropout masks drawn, batch statistics used and the running ones updated, inputs
+        cached for :meth:`backward`), as Keras's ``model(X, training=True)``.
         """
         X = self._check_X(X)
-        return self._forward(X.T, training=False).T
+        return self._forward(X.T, training=bool(training)).T
 
     __call__ = forward
 
@@ -220,7 +268,7 @@ class Sequential(ModelInputs):
         last = self.layers[-1]
         if isinstance(last, Sigmoid) and P.shape[1] == 1:
             return np.hstack([1.0 - P, P])
-        if not isinstance(last, (Softmax, Sigmoid)):
+        if not isinstance(last, Softmax) and not isinstance(last, Sigmoid):
             raise ValueError("predict_proba needs a Softmax or Sigmoid output layer; this "
                              f"model ends with {type(last).__name__}")
         return P
@@ -298,10 +346,7 @@ class Sequential(ModelInputs):
     @classmethod
     def from_config(cls, config: dict) -> Sequential:
         """Rebuild a model (with fresh parameters) from :meth:`get_config`'s output."""
-        from . import layers as _layers
-
-        known = {**{c.__name__: c for c in set(_act.ACTIVATIONS.values())},
-                 "Dense": _layers.Dense}
+        from .layers import LAYERS as known  # every layer class registers itself
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("model config must be a dict with a 'layers' list")
         built = []
@@ -381,25 +426,37 @@ class MLP(Sequential):
         Output activation ("softmax", "sigmoid", "identity"/None).
     init : str or callable, default "he_normal"
         Weight initializer of every Dense layer.
+    dropout : float in [0, 1), default 0.0
+        Drop probability of an :class:`~neuralab.dropout.Dropout` after each hidden
+        activation (0: none).
+    batch_norm : bool, default False
+        Put a :class:`~neuralab.batchnorm.BatchNorm` between each hidden Dense layer and its
+        activation.
     seed, dtype, preprocessing, classes, target, feature_names
         As in :class:`Sequential`; ``sizes[0]`` is the first layer's input, after the
         preprocessing.
     """
 
     def __init__(self, sizes, activation="relu", output="softmax", init="he_normal", seed=None,
-                 dtype="float32", *, preprocessing=None, classes=None, target=None,
-                 feature_names=None):
+                 dtype="float32", *, dropout: float = 0.0, batch_norm: bool = False,
+                 preprocessing=None, classes=None, target=None, feature_names=None):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output size, "
                              f"e.g. [64, 128, 10]; got {sizes!r}")
         for i, s in enumerate(sizes):
             check_int(s, f"sizes[{i}]", minimum=1)
         _act.get(activation)  # validate the name before building
-        layers = []
+        dropout = check_float(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
+        batch_norm = check_bool(batch_norm, "batch_norm")
+        layers: list[Layer] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Dense(a, b, init=init))
             if i < len(sizes) - 2:
+                if batch_norm:
+                    layers.append(BatchNorm(b))
                 layers.append(_act.get(activation))
+                if dropout:
+                    layers.append(Dropout(dropout))
         layers.append(_act.get(output))
         super().__init__(layers, seed=seed, dtype=dtype, preprocessing=preprocessing,
                          classes=classes, target=target, feature_names=feature_names)

@@ -44,15 +44,10 @@ import os
 import numpy as np
 
 from . import _inputs
-from . import activations as _act
-from .layers import Dense
 from .preprocessing import FeatureMap, Standardizer
 
 #: opset of the exported graphs (Softmax with ``axis`` over the last dimension needs >= 13).
 OPSET = 17
-
-_OPS = {_act.Sigmoid: "Sigmoid", _act.Tanh: "Tanh", _act.ReLU: "Relu",
-        _act.Identity: "Identity", _act.Softmax: "Softmax", _act.LeakyReLU: "LeakyRelu"}
 
 
 def _onnx():
@@ -116,26 +111,13 @@ def export_onnx(model, path, *, input_name: str = "X", output_name: str = "Y",
     elem = helper.np_dtype_to_tensor_dtype(model.dtype)
 
     steps = list(model.preprocessing) if preprocessing else []
-    nodes, weights = [], []
+    nodes: list = []
+    weights: list = []
     current = _preprocessing_nodes(onnx, steps, input_name, model.dtype, nodes, weights)
     last = len(model.layers) - 1
     for i, layer in enumerate(model.layers):
         out = output_name if i == last else f"a{i}"
-        if isinstance(layer, Dense):
-            W, b = f"W{i}", f"b{i}"
-            weights += [onnx.numpy_helper.from_array(np.array(layer.W), W),
-                        onnx.numpy_helper.from_array(np.array(layer.b[:, 0]), b)]
-            nodes.append(helper.make_node("Gemm", [current, W, b], [out], name=f"dense{i}",
-                                          transB=1))
-        elif type(layer) in _OPS:
-            op = _OPS[type(layer)]
-            attrs = {"alpha": float(layer.alpha)} if op == "LeakyRelu" else \
-                {"axis": -1} if op == "Softmax" else {}
-            nodes.append(helper.make_node(op, [current], [out], name=f"{op.lower()}{i}",
-                                          **attrs))
-        else:
-            raise TypeError(f"export_onnx: layer {i} ({type(layer).__name__}) has no ONNX "
-                            f"mapping; supported: Dense, {', '.join(o.__name__ for o in _OPS)}")
+        nodes += layer.onnx_nodes(onnx, str(i), current, out, weights)
         current = out
 
     graph = helper.make_graph(

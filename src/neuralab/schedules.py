@@ -10,9 +10,22 @@ import math
 
 from ._validation import check_choice, check_float, check_int, lookup
 
+#: Every schedule by name (filled by :meth:`Schedule.__init_subclass__` from ``names``).
+SCHEDULES: dict[str, type[Schedule]] = {}
+
 
 class Schedule:
-    """Base class: ``schedule(t)`` returns the learning rate at step/epoch ``t`` ≥ 0."""
+    """Base class: ``schedule(t)`` returns the learning rate at step/epoch ``t`` ≥ 0.
+
+    A subclass lists the names :func:`get` knows it by in ``names``; it registers itself.
+    """
+
+    names: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in cls.__dict__.get("names", ()):
+            SCHEDULES[name] = cls
 
     def __call__(self, t: int) -> float:
         t = check_int(t, "t", minimum=0)
@@ -32,6 +45,8 @@ class Schedule:
 class Constant(Schedule):
     r""":math:`\alpha_t = \alpha_0`; ``lr`` is α₀."""
 
+    names = ("constant",)
+
     def __init__(self, lr: float):
         self.lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
 
@@ -45,6 +60,8 @@ class StepDecay(Schedule):
     α₀ is ``lr0``, γ is ``gamma``, k is ``step_size``: the rate drops by γ every k epochs.
     PyTorch's twin: ``StepLR(step_size=k, gamma=γ)``.
     """
+
+    names = ("step", "step_decay")
 
     def __init__(self, lr0: float, gamma: float = 0.1, step_size: int = 10):
         self.lr0 = check_float(lr0, "lr0", low=0.0, low_inclusive=False)
@@ -60,6 +77,8 @@ class ExponentialDecay(Schedule):
 
     α₀ is ``lr0``, k is ``k`` ≥ 0. PyTorch's twin: ``ExponentialLR(gamma=e^{-k})``.
     """
+
+    names = ("exponential", "exponential_decay")
 
     def __init__(self, lr0: float, k: float = 0.1):
         self.lr0 = check_float(lr0, "lr0", low=0.0, low_inclusive=False)
@@ -93,6 +112,8 @@ class CosineAnnealing(Schedule):
     >>> [round(s(t), 3) for t in (0, 2, 4, 6, 8)]
     [1.0, 0.5, 0.0, 0.5, 1.0]
     """
+
+    names = ("cosine", "cosine_annealing")
 
     def __init__(self, lr_max: float, t_max: int, lr_min: float = 0.0, after: str = "hold"):
         self.lr_max = check_float(lr_max, "lr_max", low=0.0, low_inclusive=False)
@@ -130,6 +151,8 @@ class LinearWarmup(Schedule):
     >>> [round(s(t), 4) for t in range(6)]
     [0.02, 0.04, 0.06, 0.08, 0.1, 0.0976]
     """
+
+    names = ("warmup", "linear_warmup")
 
     def __init__(self, schedule, steps: int, start_factor: float | None = None):
         if isinstance(schedule, (int, float)) and not isinstance(schedule, bool):
@@ -172,6 +195,8 @@ class CosineWarmRestarts(Schedule):
     [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
     """
 
+    names = ("cosine_warm_restarts", "sgdr")
+
     def __init__(self, lr_max: float, t_0: int, t_mult: int = 1, lr_min: float = 0.0):
         self.lr_max = check_float(lr_max, "lr_max", low=0.0, low_inclusive=False)
         self.t_0 = check_int(t_0, "t_0", minimum=1)
@@ -188,13 +213,6 @@ class CosineWarmRestarts(Schedule):
                 t_i *= self.t_mult
         return self.lr_min + 0.5 * (self.lr_max - self.lr_min) * (
             1 + math.cos(math.pi * t_cur / t_i))
-
-
-SCHEDULES = {"constant": Constant, "step": StepDecay, "step_decay": StepDecay,
-             "exponential": ExponentialDecay, "exponential_decay": ExponentialDecay,
-             "cosine": CosineAnnealing, "cosine_annealing": CosineAnnealing,
-             "warmup": LinearWarmup, "linear_warmup": LinearWarmup,
-             "cosine_warm_restarts": CosineWarmRestarts, "sgdr": CosineWarmRestarts}
 
 
 def get(spec, **kwargs) -> Schedule:

@@ -28,13 +28,14 @@ from . import losses as _losses
 from ._batches import check_rows
 from ._guard import DivergenceError
 from ._metrics import METRICS, PROBE_SIZE, check_metrics, evaluate_rows
-from ._run import History, TrainingRun, _check_comm
+from ._run import FitOptions, History, TrainingRun, _check_comm
 from ._validation import check_int
 from .callbacks import Callback
 from .losses import default_loss
 from .model import check_model
 
-__all__ = ["METRICS", "PROBE_SIZE", "Callback", "DivergenceError", "History", "TrainingRun",
+__all__ = ["METRICS", "PROBE_SIZE", "Callback", "DivergenceError", "FitOptions", "History",
+           "TrainingRun",
            "default_loss", "evaluate", "fit", "training_loop"]
 
 
@@ -134,14 +135,11 @@ def fit(model, X, y, loss=None, optimizer=None, schedule=None, epochs: int = 10,
     :class:`TrainingRun` holds what it works on (checked arguments, state, metrics, the
     divergence guard, the checkpoint writer, the communicator); ``fit`` runs the loop to its end.
     """
-    run = TrainingRun(model, X, y, loss=loss, optimizer=optimizer, schedule=schedule,
-                      epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                      validation_data=validation_data, callbacks=callbacks,
-                      schedule_per=schedule_per, verbose=verbose,
-                      validation_split=validation_split, metrics=metrics,
-                      on_divergence=on_divergence, checkpoint=checkpoint,
-                      checkpoint_every=checkpoint_every, resume_from=resume_from,
-                      regularizer=regularizer, comm=comm)
+    options = FitOptions(loss, optimizer, schedule, epochs, batch_size, shuffle, seed,
+                         validation_data, callbacks, schedule_per, verbose, validation_split,
+                         metrics, on_divergence, checkpoint, checkpoint_every, resume_from,
+                         regularizer)
+    run = TrainingRun(model, X, y, options=options, comm=comm)
     # NaN/inf are detected and reported by the guard; NumPy's overflow warnings would be noise
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
             run.comm.abort_on_error():          # a rank failing alone ends the whole job

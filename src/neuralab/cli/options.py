@@ -12,6 +12,8 @@ import json
 import os
 import time
 
+from ..activations import hidden_names
+
 EXAMPLES = """\
 examples:
   neuralab train                               # digits, MLP 64-128-10, Adam + cosine
@@ -56,6 +58,8 @@ TRAIN_OPTIONS = {
     "standardize": (bool, True, "scale the inputs by the training part's mean and std "
                     "(pixels: by their range); --no-standardize feeds them as they are"),
     "activation": (str, "relu", "hidden activation"),
+    "dropout": (float, 0.0, "dropout probability after each hidden activation (0: none)"),
+    "batch_norm": (bool, False, "batch normalization before each hidden activation"),
     "optimizer": (str, "adam", "optimizer name (sgd, momentum, nesterov, adam, adamw, ...)"),
     "lr": (float, 3e-3, "peak learning rate"),
     "lr_min": (float, 0.0, "final learning rate of the cosine schedule"),
@@ -80,7 +84,7 @@ TRAIN_OPTIONS = {
 #: Options whose values argparse checks against a list.
 CHOICES = {"schedule": ("cosine", "constant"), "dtype": ("float32", "float64"),
            "on_divergence": ("stop", "raise"),
-           "activation": ("relu", "tanh", "sigmoid", "leaky_relu", "identity"),
+           "activation": hidden_names(),          # every registered hidden activation
            "regularizer": ("none", "l1", "l2")}
 
 #: Options a resumed run may take with other values: they do not change what it computes.
@@ -210,11 +214,13 @@ def _check_ranges(config):
     check_lr(config["lr"], "lr")
     check_float(config["lr_min"], "lr_min", low=0.0)
     check_float(config["reg_rate"], "reg_rate", low=0.0)
-    if config["regularizer"] != "none" and config["optimizer"].lower() in ("newton",
-                                                                         "newton_cg",
-                                                                         "newtoncg"):
+    check_float(config["dropout"], "dropout", low=0.0, high=1.0, high_inclusive=False)
+    from ..optim import OPTIMIZERS
+
+    rule = getattr(OPTIMIZERS.get(config["optimizer"].lower()), "no_regularizer", None)
+    if config["regularizer"] != "none" and rule is not None:
         raise CLIError(f"regularizer {config['regularizer']} cannot be used with the optimizer "
-                       f"{config['optimizer']} (its closure evaluates the data loss alone); "
+                       f"{config['optimizer']} ({rule}); "
                        "use a first-order optimizer or --regularizer none")
     if config["features"] is not None:
         from ..preprocessing import FeatureMap

@@ -60,7 +60,7 @@ def _steps(config, X_train, name=None) -> list:
     ``--standardize`` asks for, fitted on the training part (what the model file records)."""
     import neuralab as nl
 
-    steps = []
+    steps: list = []
     if config["features"] is not None:
         features = nl.FeatureMap(_feature_names(config["features"]))
         if features.n_features_in > X_train.shape[1]:
@@ -180,6 +180,7 @@ def train(args) -> int:
     n_in, n_classes = _width(data), len(data.classes)
     # everything that can be wrong is checked before anything is written
     model = nl.MLP([n_in, *config["hidden"], n_classes], activation=config["activation"],
+                   dropout=config["dropout"], batch_norm=config["batch_norm"],
                    seed=config["seed"], dtype=config["dtype"], preprocessing=data.steps,
                    classes=data.classes, target=data.target, feature_names=data.feature_names)
     optimizer = nl.optim.get(config["optimizer"], lr=config["lr"])

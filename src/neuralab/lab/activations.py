@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import Dense, LeakyReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh, fit, functional, optim
+from .. import Dense, Sequential, Softmax, fit, functional, optim
+from ..activations import ACTIVATIONS
 from ..losses import CrossEntropy
 from . import _data
 from ._common import Measured, experiment, fmt, pct
 
-_ACTS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU}
+_ACTS = {name: ACTIVATIONS[name] for name in ("sigmoid", "tanh", "relu", "leaky_relu")}
 _LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU"}
 _SIZES = [64, 32, 32, 32, 32, 32, 32, 10]   # 6 hidden layers
 

@@ -33,17 +33,11 @@ from .._validation import lookup
 from .adam import Adam, AdamW
 from .adaptive import AdaGrad, RMSProp
 from .newton import Newton, NewtonCG
-from .optimizer import Optimizer
+from .optimizer import OPTIMIZERS, Optimizer
 from .sgd import GD, SGD, Momentum, Nesterov
 
 __all__ = ["GD", "SGD", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "Newton",
            "NewtonCG", "OPTIMIZERS", "Optimizer", "RMSProp", "get"]
-
-#: Names that :func:`get` knows.
-OPTIMIZERS = {"sgd": SGD, "gd": SGD, "momentum": Momentum, "nesterov": Nesterov,
-              "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW,
-              "newton": Newton, "newton_cg": NewtonCG, "newtoncg": NewtonCG}
-
 
 def get(spec, **kwargs) -> Optimizer:
     """An optimizer from a name ("sgd", "adam", "newton", ...) and keyword arguments.

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _kernels
 from .._validation import check_float
+from ._step_bound import AdamStepBound
 from .optimizer import Optimizer, check_beta
 
 
@@ -31,6 +32,8 @@ class Adam(Optimizer):
     cache-sized chunks; the same bits either way).
     """
 
+    names = ("adam",)
+
     _state_names = ("m", "v")
     #: False: ``weight_decay`` adds λθ to g, which enters the moments (AdamW: θ shrinks first)
     decoupled_decay = False
@@ -49,11 +52,30 @@ class Adam(Optimizer):
         self.eps = check_float(eps, "eps", low=0.0, low_inclusive=False)
         self.m = self.v = None
 
+    def rule(self, theta, grad, lr):
+        """The slide's rule as written, in place (the reference :meth:`_update` is tested
+        against: equal to rounding)."""
+        b1, b2, t = self.beta1, self.beta2, self.t
+        m, v = self._zeros("m", theta), self._zeros("v", theta)
+        m[...] = b1 * m + (1 - b1) * grad
+        v[...] = b2 * v + (1 - b2) * grad ** 2
+        m_hat = m / (1 - b1 ** t)
+        v_hat = v / (1 - b2 ** t)
+        theta -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
     def _update(self, theta, grad, lr):
+        """:meth:`rule` in one pass over memory, the bias corrections and α folded into one
+        division (:func:`neuralab._kernels.adam_update` picks the compiled loop or NumPy)."""
         m, v = self._zeros("m", theta), self._zeros("v", theta)
         chunk = self._scratch("chunk", theta, size=_kernels.scratch_size(theta.size))
         return _kernels.adam_update(theta, grad, m, v, lr, self.beta1, self.beta2, self.eps,
                                     self.t, chunk)
+
+    def step_bound(self):
+        """Bounds on max |θ| and max |m| carried from step to step (:class:`AdamStepBound`),
+        while the step is this rule's own (a subclass that changes it gets None)."""
+        own = type(self).step is Optimizer.step and type(self)._update in _FUSED
+        return AdamStepBound() if own else None
 
     def effective_lr(self, lr=None):
         """α / ((1 − β₁ᵗ)(√v̂ + ε)): the factor that multiplies the first moment m."""
@@ -75,6 +97,8 @@ class AdamW(Adam):
     weight_decay=λ)``.
     """
 
+    names = ("adamw",)
+
     decoupled_decay = True
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
@@ -84,8 +108,17 @@ class AdamW(Adam):
     def _decayed(self, theta, grad):
         return grad  # the decay is decoupled: applied to θ in _update, not to g
 
+    def rule(self, theta, grad, lr):
+        if self.weight_decay:
+            theta *= 1.0 - lr * self.weight_decay
+        super().rule(theta, grad, lr)
+
     def _update(self, theta, grad, lr):
         if self.weight_decay:
             theta *= 1.0 - lr * self.weight_decay
         return super()._update(theta, grad, lr)
+
+
+#: The update methods whose steps the bound describes.
+_FUSED = (Adam._update, AdamW._update)
 

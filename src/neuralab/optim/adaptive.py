@@ -31,6 +31,8 @@ class AdaGrad(Optimizer):
     root).
     """
 
+    names = ("adagrad",)
+
     _state_names = ("G",)
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0):
@@ -62,6 +64,8 @@ class RMSProp(Optimizer):
     E[g²] is :attr:`square_avg`. PyTorch's twin: ``RMSprop(lr, alpha=ρ, eps=ε)``; note
     PyTorch's default is 0.99 where the lecture (and this class) uses ρ = 0.9.
     """
+
+    names = ("rmsprop",)
 
     _state_names = ("square_avg",)
 

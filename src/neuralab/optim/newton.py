@@ -61,6 +61,8 @@ class _SecondOrder(Optimizer):
     """Shared validation, Levenberg–Marquardt damping state and (de)serialization."""
 
     needs_closure = True
+    second_order = True
+    no_regularizer = "its closure evaluates the data loss alone"
     _state_names = ()
 
     def __init__(self, lr, damping, increase, decrease):
@@ -146,6 +148,8 @@ class Newton(_SecondOrder):
     >>> bool(np.linalg.norm(model.grads) < 1e-10)
     True
     """
+
+    names = ("newton",)
 
     def __init__(self, damping: float = 1e-4, lr: float = 1.0, adaptive: bool = True,
                  increase: float = 3.0, decrease: float = 1.0 / 3.0, max_tries: int = 30,
@@ -239,6 +243,8 @@ class NewtonCG(_SecondOrder):
     cg_iters_ : int
         CG iterations of the last step.
     """
+
+    names = ("newton_cg", "newtoncg")
 
     def __init__(self, damping: float = 0.01, lr: float = 1.0, max_cg_iter: int = 10,
                  cg_tol: float = 1e-4, curvature: str = "gauss_newton",

@@ -25,8 +25,16 @@ def torch_alias(value, default, alias, name, alias_name):
     return alias
 
 
+#: Every optimizer by name (filled by :meth:`Optimizer.__init_subclass__` from ``names``).
+OPTIMIZERS: dict[str, type[Optimizer]] = {}
+
+
 class Optimizer:
     """Base class: validates ``lr``, counts steps ``t``, (de)serializes state.
+
+    A subclass lists the names :func:`neuralab.optim.get` knows it by in ``names`` (it
+    registers itself) and declares what it needs of a training run (``needs_closure``,
+    :meth:`check_run`) and of the divergence guard (:meth:`step_bound`).
 
     Subclasses implement ``_update(theta, grad, lr)`` in place and list their state arrays in
     ``_state_names``. ``_update`` may return whether the new θ is all finite when it learns
@@ -37,12 +45,35 @@ class Optimizer:
     #: True for optimizers that need to re-evaluate the objective (Newton); ``fit`` then passes
     #: ``closure=`` to :meth:`step`.
     needs_closure = False
+    names: tuple[str, ...] = ()
+    #: Why this optimizer cannot train with a regularizer (None: it can). Declared here once;
+    #: ``fit``, the CLI and the playground ask :meth:`check_run`.
+    no_regularizer: str | None = None
+    #: True when the optimizer needs the model's exact second derivatives (Newton).
+    second_order = False
+
+    @classmethod
+    def check_run(cls, regularizer=None, model=None) -> None:
+        """Raise ValueError if this optimizer cannot train ``model`` with ``regularizer``
+        (either may be None: not known yet)."""
+        if regularizer is not None and cls.no_regularizer is not None:
+            raise ValueError(f"regularizer cannot be used with {cls.__name__} "
+                             f"({cls.no_regularizer}); use a first-order optimizer or drop "
+                             "the regularizer")
+        if model is not None and cls.second_order:
+            for layer in model.layers:
+                layer.refuse_second_order(cls.__name__)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in vars(cls).get("names", ()):
+            OPTIMIZERS[name] = cls
 
     def __init__(self, lr: float = 0.01, weight_decay: float = 0.0):
         self.lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
         self.weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
         self.t = 0
-        self._work = {}     # work buffers reused between steps (not state)
+        self._work: dict = {}     # work buffers reused between steps (not state)
 
     def step(self, theta: np.ndarray, grad: np.ndarray, lr: float | None = None,
              closure=None) -> bool | None:
@@ -57,6 +88,11 @@ class Optimizer:
 
     def _update(self, theta, grad, lr):
         raise NotImplementedError
+
+    def step_bound(self):
+        """An object that can prove the next steps leave θ finite, so that the divergence
+        guard may skip its copy of θ (Adam offers one), or None: the guard copies θ."""
+        return None
 
     def _decayed(self, theta, grad):
         """``grad + weight_decay * theta`` (PyTorch's L2 form) in a scratch buffer, or ``grad``."""

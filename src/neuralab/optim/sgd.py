@@ -26,6 +26,8 @@ class SGD(Optimizer):
     array([0.95, 2.1 ])
     """
 
+    names = ("sgd", "gd")
+
     def _update(self, theta, grad, lr):
         step = self._scratch("step", grad)
         np.multiply(grad, lr, out=step)                  # α g
@@ -47,6 +49,8 @@ class Momentum(Optimizer):
     Sutskever et al. write v ← βv − αg, θ ← θ + v instead, which differs whenever α changes
     between steps.
     """
+
+    names = ("momentum",)
 
     _state_names = ("velocity",)
 
@@ -80,6 +84,8 @@ class Nesterov(Momentum):
     g is ∇J(θ_t), α is ``lr``, β is ``beta`` (or ``momentum=``), v is :attr:`velocity`.
     PyTorch's twin: ``SGD(lr, momentum=β, nesterov=True)``.
     """
+
+    names = ("nesterov",)
 
     def _update(self, theta, grad, lr):
         v = self._velocity(theta, grad)

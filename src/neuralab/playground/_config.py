@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import neuralab as nl
 
-#: state's activation name -> the library's layer class.
-ACTIVATIONS = {"relu": nl.ReLU, "tanh": nl.Tanh, "sigmoid": nl.Sigmoid, "linear": nl.Identity,
-               "leaky_relu": nl.LeakyReLU}
+#: state's activation name -> the library's layer class (from the registry).
+ACTIVATIONS = {name: nl.activations.ACTIVATIONS[name]
+               for name in ("relu", "tanh", "sigmoid", "linear", "leaky_relu")}
 #: task -> (output layer, loss name, loss class)
 OUTPUTS = {"binary": (nl.Sigmoid, "binary_cross_entropy", nl.BinaryCrossEntropy),
            "regression": (nl.Identity, "mse", nl.MSE),
@@ -33,7 +33,7 @@ def activation(state):
 def layers(state, n_in: int, n_out: int, task: str) -> list:
     """``[Dense, act, ..., Dense, output]`` for the state's hidden sizes."""
     sizes = [n_in, *state["hidden"], n_out]
-    out = []
+    out: list[nl.Layer] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         out.append(nl.Dense(a, b, init=init_spec(state)))
         out.append(activation(state) if i < len(sizes) - 2 else OUTPUTS[task][0]())
@@ -83,7 +83,7 @@ def schedule_args(state, lr: float):
         base = ("CosineAnnealing", {"lr_max": lr, "t_max": state["tMax"],
                                     "lr_min": min(state["lrMin"], lr)})
     else:
-        base = (None, {"lr": lr})
+        base = (None, {"lr": lr})  # type: ignore[assignment]
     return base[0], base[1], state["warmup"]
 
 

@@ -137,7 +137,7 @@ class Session:
         self.seq = 0
         self.changes = 0        # change messages handled (the page skips older frames)
         self.built = 0          # counts new networks (the page redraws its diagram then)
-        self._upload = None
+        self._upload: tuple | None = None
         self._make_data()
         self._make_runs()
 
@@ -204,7 +204,8 @@ class Session:
     def _checked_regularizer(self, optimizers):
         """The state's regularizer, refused with Newton (its line search sees J alone)."""
         regularizer = _regularizer(self.state)
-        if regularizer is not None and "newton" in optimizers:
+        if regularizer is not None and any(nl.optim.OPTIMIZERS[name].no_regularizer
+                                           for name in optimizers):
             raise ProtocolError("regularization cannot be combined with Newton's method (its "
                                 "step and line search use the data loss alone); set "
                                 "regularization to none or pick another optimizer",

@@ -1,0 +1,61 @@
+"""Adam's step bound: what lets the divergence guard skip its copy of θ before a step.
+
+An optimizer offers one through :meth:`~neuralab.optim.Optimizer.step_bound` (None by
+default); the guard (``neuralab._guard``) only asks for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Relative slack per step of Adam's bounds: more than a step's roundings in float32 can add.
+_ROUNDING = 1.0 + 2.0 ** -20
+
+
+class AdamStepBound:
+    r"""Upper bounds Θ ≥ max |θ| and M ≥ max |m| of an Adam run, carried from step to step.
+
+    With G ≥ max |g| of the coming gradient, each new m is a convex combination of the old m
+    and g, so M' = max(M, G); Adam's denominator √v·c_v + ε c_m is at least ε c_m, so no entry
+    of θ moves by more than M'/(ε c_m) and Θ' = Θ + M'/(ε c_m), with c_m = (1 − β₁ᵗ)/α (see
+    :func:`neuralab._kernels.adam_update`). Weight decay adds λΘ to G (Adam's L2 form) or
+    scales Θ by |1 − αλ| first (AdamW). Each bound is raised by 2⁻²⁰ relative per step. While
+    Θ' stays below a sixteenth of the dtype's largest value the step cannot overflow θ, and
+    the guard need not copy θ before it. The bounds start from a measurement
+    (:meth:`measure`, two passes) and hold only while nothing else changes θ or m.
+    """
+
+    def __init__(self):
+        self.bounds = None
+
+    def reset(self) -> None:
+        self.bounds = None
+
+    def measure(self, optimizer, theta) -> None:
+        """Θ = max |θ|, M = max |m| now."""
+        m = optimizer.m
+        self.bounds = (max(float(theta.max()), -float(theta.min())),
+                       max(float(m.max()), -float(m.min())))
+
+    def next_step_safe(self, optimizer, grad_norm: float, lr, dtype) -> bool:
+        """Whether the next step provably leaves θ finite (the bounds then move to Θ', M').
+
+        ``grad_norm`` must be ≥ max |g|; the guard passes 2‖g‖ (a float32 sum of squares may
+        come out a little low). False without bounds, or when they grew too large.
+        """
+        lr = optimizer.lr if lr is None else lr
+        if self.bounds is None or not lr > 0.0:
+            return False
+        theta_max, m_max = self.bounds
+        decay = optimizer.weight_decay
+        if decay and optimizer.decoupled_decay:          # AdamW: θ(1 − αλ) first
+            theta_max *= max(1.0, abs(1.0 - lr * decay))
+        elif decay:                                      # L2: g + λθ enters the moments
+            grad_norm += decay * theta_max
+        m_max = max(m_max, grad_norm) * _ROUNDING
+        c_m = (1.0 - optimizer.beta1 ** (optimizer.t + 1)) / lr
+        theta_max = (theta_max + m_max / (optimizer.eps * c_m)) * _ROUNDING
+        if not theta_max < float(np.finfo(dtype).max) / 16:
+            return False
+        self.bounds = (theta_max, m_max)
+        return True
