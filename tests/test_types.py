@@ -13,11 +13,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 NOT_YET_CLEAN = {
-    "_datafiles.py", "_inputs.py", "_kernels.py", "callbacks/liveplot.py",
-    "cli/__init__.py", "cli/use.py", "data.py", "distributed/__init__.py",
-    "distributed/_fingerprint.py", "distributed/_mpi.py", "lab/_plot.py",
+    "_inputs.py", "_kernels.py", "cli/__init__.py", "cli/use.py",
     "playground/export.py", "playground/frames.py", "playground/protocol.py",
-    "preprocessing.py",
 }
 
 
