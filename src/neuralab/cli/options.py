@@ -112,9 +112,32 @@ def _check_value(key, value, where):
           bool: isinstance(value, bool),
           list: isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
                                                 and v > 0 for v in value)}[kind]
+    if not ok and kind is list and isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise CLIError(f"{where}: {key} {value!r}: a layer needs at least 1 unit (every size "
+                       "must be ≥ 1), e.g. --hidden 128 64")
     if not ok:
         raise CLIError(f"{where}: {key} must be {_type_name(kind)}, got {value!r}")
     return float(value) if kind is float else value
+
+
+def parse_text(key: str, text: str, where: str):
+    """An option's value written as text (``--grid lr=0.1``): checked like a flag's."""
+    kind = TRAIN_OPTIONS[key][0]
+    text = text.strip()
+    try:
+        if kind is bool:
+            value = {"true": True, "yes": True, "on": True, "1": True, "false": False,
+                     "no": False, "off": False, "0": False}[text.lower()]
+        elif kind is list:
+            value = [int(v) for v in text.split("-")]
+        else:
+            value = text if kind is str else kind(text)
+    except (KeyError, ValueError):
+        hint = " (true or false)" if kind is bool else " (layer sizes: 128-64)" \
+            if kind is list else ""
+        raise CLIError(f"{where}: cannot read {text!r} as {key}{hint}") from None
+    return _check_value(key, value, where)
 
 
 def _read_config(path) -> dict:
@@ -134,6 +157,10 @@ def _read_config(path) -> dict:
             raise CLIError(f"config file {path!r}: unknown key {key!r}; known keys: "
                            f"{', '.join(TRAIN_OPTIONS)}")
         out[k] = _check_value(k, value, f"config file {path!r}")
+    data = out.get("dataset")
+    if data is not None and data.lower().endswith(".csv") and not os.path.isabs(data):
+        # a data file named in the config file is found beside it, wherever neuralab runs
+        out["dataset"] = os.path.join(os.path.dirname(path), data)
     return out
 
 
@@ -158,8 +185,43 @@ def resolve(args) -> dict:
     config.update(given)
     if config["name"] is None:
         config["name"] = time.strftime("%Y%m%d-%H%M%S")
+    check_name(config["name"], "--name" if args.name is not None else
+               f"config file {args.config!r}: name")
     _check_ranges(config)
     return config
+
+
+def check_name(name: str, where: str) -> str:
+    """A run's name: one folder inside ``out_dir`` (no ``/``, ``..``, absolute path)."""
+    seps = {"/", "\\", os.sep, os.altsep or "/"}
+    if (not name or name in (".", "..") or any(c in name for c in seps) or "\0" in name
+            or os.path.isabs(name) or os.path.splitdrive(name)[0]):
+        raise CLIError(f"{where} {name!r}: a run name is one folder name inside the output "
+                       "folder (no '/', '\\', '..' or absolute path); choose the parent with "
+                       "--out-dir and the folder's name with --name")
+    return name
+
+
+def check_run_folder(run_dir: str, args, comm=None) -> None:
+    """Refuse to replace an existing run folder unless ``--overwrite`` says so.
+
+    Every rank looks before any writes (``comm.max`` is a collective), so a job agrees."""
+    overwrite = getattr(args, "overwrite", False)
+    if args.resume:
+        if overwrite:
+            raise CLIError("--overwrite starts a run afresh and --resume continues one: "
+                           "pass only one of them")
+        return
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise CLIError(f"{run_dir!r} exists and is not a folder; choose another --name")
+    taken = os.path.isdir(run_dir) and bool(os.listdir(run_dir))
+    if comm is not None and comm.size > 1:
+        taken = comm.max(float(taken)) > 0
+    if taken and not overwrite:
+        raise CLIError(f"the run folder {run_dir!r} already holds a run; nothing was written. "
+                       "Pass --overwrite to replace it, another --name for a new run, or "
+                       f"--resume {run_dir} (with --extend-epochs N to train longer) to "
+                       "continue it")
 
 
 def _resolve_resume(args, given) -> dict:
@@ -219,6 +281,9 @@ def _check_ranges(config):
     if config["features"] is not None:
         from ..preprocessing import FeatureMap
 
+        if any(not name.strip() for name in config["features"].split(",")):
+            raise CLIError(f"features {config['features']!r} has an empty name between "
+                           "commas; list the features once each, e.g. x1,x2,x1*x2")
         try:
             FeatureMap(_feature_names(config["features"]))
         except (TypeError, ValueError) as exc:

@@ -105,12 +105,17 @@ def train_config(config: dict) -> dict:
             "diverged": history.divergence is not None}
 
 
-def run(configs, scheduler: str | None = None, n_workers: int = 2, local: bool = False):
-    """:func:`train_config` of every config, on a Dask cluster (``scheduler``, or a local one
-    of ``n_workers`` processes); ``local=True`` runs them here, one after the other."""
+def run(configs, scheduler: str | None = None, n_workers: int = 2, local: bool = False,
+        task=None):
+    """``task(config)`` of every config (default :func:`train_config`), on a Dask cluster
+    (``scheduler``, or a local one of ``n_workers`` processes); ``local=True`` runs them here,
+    one after the other. ``neuralab sweep`` passes ``neuralab.cli.train.sweep_row``: each row
+    is then exactly the ``neuralab train`` run of its options. A task must be importable by
+    the workers (a module-level function)."""
     import joblib
 
-    tasks = [joblib.delayed(train_config)(c) for c in configs]
+    task = train_config if task is None else task
+    tasks = [joblib.delayed(task)(c) for c in configs]
     if local:
         return joblib.Parallel(n_jobs=1)(tasks)
     with dask_backend(scheduler, n_workers):
