@@ -27,6 +27,13 @@ def _datasets(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    """``neuralab train``: here, or with ``--workers N`` on N processes (mpiexec)."""
+    if getattr(args, "workers", None) is not None:
+        return parallel.relaunch(args)
+    return train.train(args)
+
+
 def _lab(argv) -> int:
     from ..lab import cli as lab_cli  # imported only for `neuralab lab`
 
@@ -76,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
             extra["choices"] = CHOICES[key]
         shown = "" if default is None else f" (default: {default})"
         p.add_argument(*flags, dest=key, default=None, help=text + shown, **extra)
-    p.set_defaults(func=train.train)
+    p.set_defaults(func=_train)
     p = sub.add_parser("evaluate", help="loss and accuracy of a saved model on data")
     p.add_argument("model", help="model file (.safetensors)")
     p.add_argument("--data", required=True, help="bundled data set name or a .csv file")

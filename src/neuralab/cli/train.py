@@ -227,10 +227,6 @@ def train(args) -> int:
 
     from .. import report
 
-    if args.workers is not None:        # data-parallel here: mpiexec -n N on this command
-        from .parallel import relaunch
-
-        return relaunch(args)
     comm = nl.distributed.world()       # under mpiexec: this rank's communicator; rank 0 writes
     root = comm.rank == 0
     config = resolve(args)
