@@ -82,16 +82,25 @@ def _align(path, X, names, model, by_position=False):
 
 
 def _header(path, delimiter=","):
-    """The first line's fields if it is a header (not all numbers), else None."""
+    """The first line's fields if it is a header, else None: a header has a text cell above a
+    number (``a,b,label`` over ``1.5,2,cat``), or, in a one-line file, any text cell."""
     import csv
 
+    def number(cell):
+        try:
+            float(cell)
+            return True
+        except ValueError:
+            return False
+
     with open(path, newline="", encoding="utf-8-sig") as f:
-        first = next(csv.reader(f, delimiter=delimiter), [])
-    try:
-        [float(v) for v in first]
-        return None
-    except ValueError:
+        reader = csv.reader(f, delimiter=delimiter)
+        first, second = next(reader, []), next(reader, None)
+    if second is None:
+        return None if all(number(v) for v in first) else [c.strip() for c in first]
+    if any(number(b) and not number(a) for a, b in zip(first, second, strict=False)):
         return [c.strip() for c in first]
+    return None
 
 
 def _read_inputs(path, model, by_position=False):
