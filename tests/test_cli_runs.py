@@ -328,3 +328,11 @@ def test_a_relative_data_path_in_a_config_file_is_read_beside_it(tmp_path, capsy
     assert main(["train", "--config", os.path.join("..", "shared", "run.toml")]) == 0
     config = json.loads((elsewhere / "runs" / "c" / "config.json").read_text())
     assert os.path.samefile(config["dataset"], folder / "data.csv")
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_afresh(tmp_path):
+    """Only config.json there (killed in start-up): nothing trained to lose, no refusal."""
+    (tmp_path / "early").mkdir()
+    (tmp_path / "early" / "config.json").write_text("{}")
+    assert main([*TINY, "--out-dir", str(tmp_path), "--name", "early"]) == 0
+    assert (tmp_path / "early" / "model.safetensors").exists()

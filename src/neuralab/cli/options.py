@@ -114,8 +114,8 @@ def _check_value(key, value, where):
                                                 and v > 0 for v in value)}[kind]
     if not ok and kind is list and isinstance(value, list) and all(
             isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise CLIError(f"{where}: {key} {value!r}: a layer needs at least 1 unit (every size "
-                       "must be ≥ 1), e.g. --hidden 128 64")
+        raise CLIError(f"{where}: {key} must be layer sizes of 1 or more, got {value!r}: a "
+                       "layer needs at least 1 unit (e.g. --hidden 128 64)")
     if not ok:
         raise CLIError(f"{where}: {key} must be {_type_name(kind)}, got {value!r}")
     return float(value) if kind is float else value
@@ -202,26 +202,32 @@ def check_name(name: str, where: str) -> str:
     return name
 
 
-def check_run_folder(run_dir: str, args, comm=None) -> None:
-    """Refuse to replace an existing run folder unless ``--overwrite`` says so.
+#: The files that make a folder hold a run's work (a folder with only config.json is a run
+#: stopped before its first checkpoint: starting it afresh loses nothing).
+RUN_FILES = ("model.safetensors", "checkpoint.safetensors", "metrics.csv", "metrics.jsonl",
+             "report.html")
+
+
+def check_run_folder(run_dir: str, args, comm=None, files=RUN_FILES) -> None:
+    """Refuse to replace a run folder that holds a run unless ``--overwrite`` says so.
 
     Every rank looks before any writes (``comm.max`` is a collective), so a job agrees."""
     overwrite = getattr(args, "overwrite", False)
-    if args.resume:
+    if getattr(args, "resume", None):
         if overwrite:
             raise CLIError("--overwrite starts a run afresh and --resume continues one: "
                            "pass only one of them")
         return
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise CLIError(f"{run_dir!r} exists and is not a folder; choose another --name")
-    taken = os.path.isdir(run_dir) and bool(os.listdir(run_dir))
-    if comm is not None and comm.size > 1:
-        taken = comm.max(float(taken)) > 0
+    taken = [f for f in files if os.path.exists(os.path.join(run_dir, f))]
+    if comm is not None and comm.max(float(bool(taken))) > 0 and not taken:
+        taken = ["(seen by another rank)"]
     if taken and not overwrite:
-        raise CLIError(f"the run folder {run_dir!r} already holds a run; nothing was written. "
-                       "Pass --overwrite to replace it, another --name for a new run, or "
-                       f"--resume {run_dir} (with --extend-epochs N to train longer) to "
-                       "continue it")
+        raise CLIError(f"the run folder {run_dir!r} already holds a run ({', '.join(taken)}); "
+                       "nothing was written. Pass --overwrite to replace it, another --name "
+                       f"for a new run, or --resume {run_dir} (with --extend-epochs N to train "
+                       "longer) to continue it")
 
 
 def _resolve_resume(args, given) -> dict:

@@ -124,8 +124,7 @@ def sweep(args) -> int:
     chosen = _parse_grid(args.grid)
     name = check_name(args.name or time.strftime("sweep-%Y%m%d-%H%M%S"), "--name")
     folder = os.path.join(args.out_dir, name)
-    args.resume = None
-    check_run_folder(folder, args)
+    check_run_folder(folder, args, files=("sweep.csv",))
     configs = []
     for values in grid(chosen):
         config = {k: v[1] for k, v in TRAIN_OPTIONS.items()}

@@ -296,6 +296,9 @@ def train(args) -> int:
 def _announce(args, config, data, done, schedule, run_dir, size) -> None:
     """Make the run folder, write config.json (unless a plain resume), say what will run."""
     os.makedirs(run_dir, exist_ok=True)
+    old = os.path.join(run_dir, "checkpoint.safetensors")
+    if getattr(args, "overwrite", False) and os.path.exists(old):   # not this run's to resume
+        os.remove(old)
     if not args.resume or args.extend_epochs is not None:
         if args.extend_epochs is not None:
             print(_describe_extension(config, done, config["epochs"] - args.extend_epochs,
