@@ -36,9 +36,14 @@ run.toml holds the options of `neuralab train --help` (hyphens as underscores):
   epochs = 40
   lr = 0.003
 
+A relative data path in run.toml is read from the toml's folder.
+
 The model file holds everything `evaluate` and `predict` need: the input scaling, the class
-labels as they were in the data, the label column's name. A resumed run keeps its config.json:
-options that would change it are refused (--extend-epochs N trains N more epochs).
+labels as they were in the data, the label column's name, the feature columns' names (a CSV
+header must name them, in any order; --by-position takes the columns in order). A resumed run
+keeps its config.json: options that would change it are refused (--extend-epochs N trains N
+more epochs). --name is one folder inside --out-dir, and a folder that holds a run is not
+replaced unless you pass --overwrite.
 
 exit status: 0 ok, 1 runtime error, 2 bad input or usage, 3 training diverged (the run
 folder is still written, with the last finite model; with --on-divergence raise, the model
