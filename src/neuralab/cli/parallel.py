@@ -17,11 +17,11 @@ is the run ``neuralab train`` makes of the same options (one function builds bot
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 import time
 
+from .._textsafe import csv_line, printable
 from ..distributed import launch
 from .options import TRAIN_OPTIONS, CLIError, check_name, check_run_folder, parse_text, resolve
 
@@ -38,6 +38,9 @@ def relaunch(args) -> int:
                        "(mpiexec/srun): drop --workers, the launcher's -n sets the processes")
     config = resolve(args)               # refused here, once, before any process starts
     check_run_folder(os.path.join(config["out_dir"], config["name"]), args)
+    if getattr(args, "argv", None) is None:
+        raise CLIError("--workers forwards the command's own arguments (args.argv, which "
+                       "neuralab.cli.main sets); call it through main")
     argv = _without_workers(args.argv)
     if args.name is None and not args.resume:    # one name for every rank
         argv += ["--name", config["name"]]
@@ -152,12 +155,10 @@ def sweep(args) -> int:
                   else 0.0)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "sweep.csv")
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     header = list(rows[0])
-    cells = [[_cell(r[k]) for k in header] for r in rows]
+    with open(path, "w", newline="") as f:         # text cells cannot become formulas
+        f.write(csv_line(header) + "".join(csv_line(r[k] for k in header) for r in rows))
+    cells = [[printable(_cell(r[k])) for k in header] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for c in cells:
