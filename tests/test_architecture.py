@@ -13,7 +13,7 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "neuralab"
 #: The layers, lowest first (docs/architecture.md draws them). A module may import modules of
 #: its own layer or below, never above; within a layer, never in a circle.
 LAYERS = {
-    0: ("backend", "_validation", "_kernels", "_version", "_display"),
+    0: ("backend", "_validation", "_kernels", "_version", "_display", "_textsafe"),
     1: ("init", "layers", "activations", "losses", "functional", "model", "_fastpath",
         "hessian", "gradcheck", "regularizers", "preprocessing", "_inputs", "dropout",
         "batchnorm"),

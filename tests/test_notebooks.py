@@ -52,3 +52,57 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+
+
+# ------------------------------------------------- exercise checks test what their text asks
+def _cell(part: str, starts: str) -> str:
+    """The source of the code cell of notebook ``part`` that starts with ``starts``."""
+    nb = nbformat.read(FOLDER / f"{part}.ipynb", as_version=4)
+    (source,) = [c.source for c in nb.cells
+                 if c.cell_type == "code" and c.source.startswith(starts)]
+    return source
+
+
+def test_exercise_1_2_checks_its_three_comparisons():
+    check = _cell("01_why_learned_features", "assert digits_gap")
+    good = {"digits_gap": 0.2, "digits_gap_12": 0.1, "iris_gap": 0.01, "iris_test_flowers": 150}
+    exec(check, dict(good))
+    for name, bad in (("digits_gap", 0.05), ("digits_gap_12", 0.01), ("iris_gap", 0.06),
+                      ("iris_test_flowers", 30)):       # one split: a flower is 3.3 points
+        with pytest.raises(AssertionError):
+            exec(check, {**good, name: bad})
+
+
+def test_exercise_1_2_measures_iris_on_more_than_one_split():
+    import numpy as np
+
+    import neuralab as nl
+
+    namespace = {"np": np, "nl": nl}
+    exec(_cell("01_why_learned_features", "def iris_accuracy"), namespace)
+    assert namespace["iris_test_flowers"] >= 150
+
+
+def test_exercise_8_2_checks_the_data_set_the_model_was_trained_on():
+    """MNIST-1D (40 inputs) was suggested but checked on the digits test set (64 inputs)."""
+    import numpy as np
+
+    import neuralab as nl
+
+    check = _cell("08_end_to_end", "TARGET = ")
+    digits = nl.data.load("digits", test_size=0.2, val_size=0.1, seed=0)
+    try:
+        mnist1d = nl.data.load("mnist1d", val_size=0.1)
+    except Exception as exc:             # the mnist1d package, or its data, is missing
+        pytest.skip(f"MNIST-1D not available: {exc}")
+    model = nl.MLP([40, 128, 10], seed=1)
+    history = nl.fit(model, mnist1d.X_train, mnist1d.y_train, optimizer=nl.optim.Adam(2e-3),
+                     epochs=20, batch_size=32, seed=1)
+    accuracy = nl.evaluate(model, mnist1d.X_test, mnist1d.y_test)["accuracy"]
+    assert 0.5 <= accuracy < 0.93          # what an MLP reaches there, not digits' bar
+    namespace = {"np": np, "nl": nl, "ds": digits, "my_ds": mnist1d, "my_model": model,
+                 "my_history": history}
+    exec(check, namespace)                  # passes: MNIST-1D's own test set and bar
+    untrained = nl.MLP([40, 8, 10], seed=0)
+    with pytest.raises(AssertionError):
+        exec(check, {**namespace, "my_model": untrained})

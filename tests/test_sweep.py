@@ -82,3 +82,14 @@ def test_sweep_grid_errors_are_one_line(tmp_path, capsys):
     assert "expected KEY=V1,V2" in capsys.readouterr().err
     assert main(["sweep", "--grid", "lr=fast", "--out-dir", str(tmp_path)]) == 2
     assert "cannot read 'fast' as lr" in capsys.readouterr().err
+
+
+def test_train_config_refuses_the_options_it_does_not_apply():
+    from neuralab.cli import TRAIN_OPTIONS
+    from neuralab.distributed.sweep import train_config
+
+    config = {k: v[1] for k, v in TRAIN_OPTIONS.items()}
+    for key, value in (("features", "x1"), ("regularizer", "l2"), ("patience", 2),
+                       ("standardize", False)):
+        with pytest.raises(ValueError, match=f"train_config does not apply {key}"):
+            train_config({**config, "dataset": "iris", key: value})

@@ -95,8 +95,36 @@ class ModelInputs:
         steps = check_steps(self._preprocessing, self.n_in)
         return MappedRows(X, steps, self.n_in)
 
+    def _columns_by_name(self, X, name="X"):
+        """A table with named columns (a pandas DataFrame) -> the model's columns, by name.
+
+        With :attr:`feature_names` recorded and text column names, every model column must be
+        found by name (any order; other columns, such as the label, are ignored), else a
+        ``ValueError`` names the missing and the unknown ones. Anything else is used by
+        position: arrays, tables whose columns are unnamed (0, 1, ...), models without names.
+        """
+        wanted = self._feature_names
+        columns = getattr(X, "columns", None)
+        if not wanted or columns is None or not hasattr(X, "iloc"):
+            return X
+        columns = list(columns)
+        if not columns or not all(isinstance(c, str) for c in columns):
+            return X
+        missing = [c for c in wanted if c not in columns]
+        if missing:
+            unknown = [c for c in columns if c not in wanted and c != self._target]
+            others = f"the unknown {', '.join(map(repr, unknown))}" if unknown else \
+                "no other columns"
+            raise ValueError(
+                f"{name} lacks the model's column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(map(repr, missing))} (the model takes {', '.join(wanted)}; "
+                f"{name} has {others}); rename the columns, or pass X.to_numpy() to take "
+                "them by position")
+        return X[wanted]
+
     def _check_X(self, X, name="X"):
         """Raw rows ``X`` checked, run through the preprocessing: the first layer's input."""
+        X = self._columns_by_name(X, name)
         if not self._preprocessing:
             X = check_array(X, name, dtype=self.dtype)
             if X.shape[1] != self.n_in:

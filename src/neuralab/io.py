@@ -38,6 +38,12 @@ CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION = "neuralab-checkpoint", "1"
 
 #: Largest JSON header accepted (bytes); real neuralab headers are a few kB.
 MAX_HEADER_BYTES = 100 * 1024 * 1024
+#: Bounds on a model file's metadata, checked before anything is built from it: the bytes of
+#: one metadata entry (architecture, preprocessing, classes, names), the layers of the
+#: architecture and the preprocessing steps. Real models are far below them.
+MAX_METADATA_ENTRY_BYTES = 16 * 1024 * 1024
+MAX_LAYERS = 10_000
+MAX_PREPROCESSING_STEPS = 1_000
 
 #: safetensors dtype codes -> NumPy dtypes that neuralab reads and writes.
 _DTYPES: dict[str, np.dtype] = {
@@ -95,7 +101,7 @@ def _parse_header(raw: bytes, data_size: int, bad) -> tuple[dict, dict]:
     """Validate the JSON header against a data section of ``data_size`` bytes."""
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:     # ValueError: bad JSON, 5000-digit ints
         raise bad(f"the header is not valid JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(header, dict):
         raise bad("the header is not a JSON object")
@@ -153,7 +159,7 @@ def _json_field(path, metadata: dict, key: str):
         return json.loads(metadata[key])
     except KeyError:
         raise ValueError(f"{os.fspath(path)!r} has no {key!r} entry in its metadata") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:     # ValueError: bad JSON, 5000-digit ints
         raise ValueError(f"{os.fspath(path)!r}: metadata {key!r} is not valid JSON "
                          f"({type(exc).__name__}: {exc})") from None
 
@@ -163,6 +169,10 @@ def _config_n_params(path, config) -> int:
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError(f"{os.fspath(path)!r}: the model config must be an object with a "
                          "'layers' list")
+    if len(config["layers"]) > MAX_LAYERS:
+        raise ValueError(f"{os.fspath(path)!r}: the model config lists "
+                         f"{len(config['layers']):,} layers, more than the {MAX_LAYERS:,} this "
+                         "neuralab builds (a damaged or hostile file)")
     from .layers import LAYERS
 
     total = 0
@@ -349,6 +359,11 @@ def load(path):
     """
     tensors, metadata, arrays = _read_file(path)
     _check_format(path, metadata, MODEL_FORMAT, MODEL_FORMAT_VERSIONS)
+    for key, value in metadata.items():
+        if len(value) > MAX_METADATA_ENTRY_BYTES:
+            raise ValueError(f"{os.fspath(path)!r}: metadata {key!r} holds {len(value):,} "
+                             f"characters, more than the {MAX_METADATA_ENTRY_BYTES:,} a model "
+                             "file's entry may (a damaged or hostile file)")
     config = _json_field(path, metadata, "config")
     if "params" not in tensors:
         raise ValueError(f"{os.fspath(path)!r} has no 'params' tensor "
@@ -385,7 +400,12 @@ def _restore_inputs(path, metadata: dict, model) -> None:
     from . import _inputs
 
     def optional(key):
-        return _json_field(path, metadata, key) if key in metadata else None
+        value = _json_field(path, metadata, key) if key in metadata else None
+        if key == "preprocessing" and isinstance(value, list) \
+                and len(value) > MAX_PREPROCESSING_STEPS:
+            raise ValueError(f"{len(value):,} steps, more than the {MAX_PREPROCESSING_STEPS:,} "
+                             "this neuralab builds")
+        return value
 
     fields = (("preprocessing", lambda v: _inputs.steps_from_config(v or [])),
               ("classes", _inputs.classes_from_json), ("target", lambda v: v),

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from .._sysinfo import show_config
+from .._textsafe import printable
 from . import parallel, train, use
 from .options import CHOICES, EXAMPLES, TRAIN_OPTIONS, CLIError, _Parser
 
@@ -26,12 +27,25 @@ def _datasets(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    """``neuralab train``: here, or with ``--workers N`` on N processes (mpiexec)."""
+    if getattr(args, "workers", None) is not None:
+        return parallel.relaunch(args)
+    return train.train(args)
+
+
 def _lab(argv) -> int:
     from ..lab import cli as lab_cli  # imported only for `neuralab lab`
 
     parser = _Parser(prog="neuralab lab", description="the lecture's experiments, each a figure")
     lab_cli.add_arguments(parser)
     return lab_cli.run(parser.parse_args(argv))
+
+
+BY_POSITION = ("take the file's feature columns in their order, even when its header names "
+               "other columns than the model's (default: a header must name every column the "
+               "model was trained on, in any order; a file without a header is read by "
+               "position)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "options of its config.json (others that would change the run are refused)")
     p.add_argument("--workers", type=int, metavar="N", default=None,
                    help="train data-parallel on N processes of this machine (starts mpiexec)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run folder OUT_DIR/NAME if it already holds a run (without "
+                   "it, an existing run folder is never replaced: use another --name, or "
+                   "--resume to continue it)")
     p.add_argument("--extend-epochs", type=int, metavar="N",
                    help="with --resume: train N epochs more than the run's config says; the "
                    "cosine schedule's horizon becomes the new total (printed)")
@@ -65,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
             extra["choices"] = CHOICES[key]
         shown = "" if default is None else f" (default: {default})"
         p.add_argument(*flags, dest=key, default=None, help=text + shown, **extra)
-    p.set_defaults(func=train.train)
+    p.set_defaults(func=_train)
     p = sub.add_parser("evaluate", help="loss and accuracy of a saved model on data")
     p.add_argument("model", help="model file (.safetensors)")
     p.add_argument("--data", required=True, help="bundled data set name or a .csv file")
@@ -76,16 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-scale", action="store_true",
                    help="skip the model's preprocessing (its input scaling): the inputs go to "
                    "the first layer as they are")
+    p.add_argument("--by-position", action="store_true", help=BY_POSITION)
     p.set_defaults(func=use.evaluate)
     p = sub.add_parser("predict", help="predicted classes and probabilities for inputs")
     p.add_argument("model", help="model file (.safetensors)")
-    p.add_argument("input", help="inputs: .csv (rows of features; a header naming the model's "
-                   "columns selects them, its label column is ignored) or .npy (m, n)")
+    p.add_argument("input", help="inputs: .csv (rows of features; a header must name the "
+                   "model's columns, in any order, others such as the label are ignored; without "
+                   "a header the columns are taken in order) or .npy (m, n)")
     p.add_argument("--output", "-o", help="write CSV here (default: standard output): the "
                    "predicted label and one probability column p_<label> per class")
     p.add_argument("--no-scale", action="store_true",
                    help="skip the model's preprocessing (its input scaling): the inputs go to "
                    "the first layer as they are")
+    p.add_argument("--by-position", action="store_true", help=BY_POSITION)
     p.set_defaults(func=use.predict)
     p = sub.add_parser("datasets", help="list the bundled data sets")
     p.set_defaults(func=_datasets)
@@ -112,6 +133,7 @@ def main(argv=None) -> int:
 
             return playground_main(argv[1:])
         args = build_parser().parse_args(argv)
+        args.argv = argv[1:]            # the command's own arguments, as typed (--workers)
         return args.func(args)
     except BrokenPipeError:            # `neuralab predict ... | head`
         sys.stderr.close()
@@ -123,6 +145,6 @@ def main(argv=None) -> int:
         if debug:
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"neuralab: error: {message}", file=sys.stderr)
+        print(f"neuralab: error: {printable(message)}", file=sys.stderr)
         return 2 if isinstance(exc, (CLIError, ValueError, TypeError)) else 1
 

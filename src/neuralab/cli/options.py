@@ -38,9 +38,14 @@ run.toml holds the options of `neuralab train --help` (hyphens as underscores):
   epochs = 40
   lr = 0.003
 
+A relative data path in run.toml is read from the toml's folder.
+
 The model file holds everything `evaluate` and `predict` need: the input scaling, the class
-labels as they were in the data, the label column's name. A resumed run keeps its config.json:
-options that would change it are refused (--extend-epochs N trains N more epochs).
+labels as they were in the data, the label column's name, the feature columns' names (a CSV
+header must name them, in any order; --by-position takes the columns in order). A resumed run
+keeps its config.json: options that would change it are refused (--extend-epochs N trains N
+more epochs). --name is one folder inside --out-dir, and a folder that holds a run is not
+replaced unless you pass --overwrite.
 
 exit status: 0 ok, 1 runtime error, 2 bad input or usage, 3 training diverged (the run
 folder is still written, with the last finite model; with --on-divergence raise, the model
@@ -116,9 +121,32 @@ def _check_value(key, value, where):
           bool: isinstance(value, bool),
           list: isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
                                                 and v > 0 for v in value)}[kind]
+    if not ok and kind is list and isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise CLIError(f"{where}: {key} must be layer sizes of 1 or more, got {value!r}: a "
+                       "layer needs at least 1 unit (e.g. --hidden 128 64)")
     if not ok:
         raise CLIError(f"{where}: {key} must be {_type_name(kind)}, got {value!r}")
     return float(value) if kind is float else value
+
+
+def parse_text(key: str, text: str, where: str):
+    """An option's value written as text (``--grid lr=0.1``): checked like a flag's."""
+    kind = TRAIN_OPTIONS[key][0]
+    text = text.strip()
+    try:
+        if kind is bool:
+            value = {"true": True, "yes": True, "on": True, "1": True, "false": False,
+                     "no": False, "off": False, "0": False}[text.lower()]
+        elif kind is list:
+            value = [int(v) for v in text.split("-")]
+        else:
+            value = text if kind is str else kind(text)
+    except (KeyError, ValueError):
+        hint = " (true or false)" if kind is bool else " (layer sizes: 128-64)" \
+            if kind is list else ""
+        raise CLIError(f"{where}: cannot read {text!r} as {key}{hint}") from None
+    return _check_value(key, value, where)
 
 
 def _read_config(path) -> dict:
@@ -138,6 +166,10 @@ def _read_config(path) -> dict:
             raise CLIError(f"config file {path!r}: unknown key {key!r}; known keys: "
                            f"{', '.join(TRAIN_OPTIONS)}")
         out[k] = _check_value(k, value, f"config file {path!r}")
+    data = out.get("dataset")
+    if data is not None and data.lower().endswith(".csv") and not os.path.isabs(data):
+        # a data file named in the config file is found beside it, wherever neuralab runs
+        out["dataset"] = os.path.join(os.path.dirname(path), data)
     return out
 
 
@@ -162,8 +194,49 @@ def resolve(args) -> dict:
     config.update(given)
     if config["name"] is None:
         config["name"] = time.strftime("%Y%m%d-%H%M%S")
+    check_name(config["name"], "--name" if args.name is not None else
+               f"config file {args.config!r}: name")
     _check_ranges(config)
     return config
+
+
+def check_name(name: str, where: str) -> str:
+    """A run's name: one folder inside ``out_dir`` (no ``/``, ``..``, absolute path)."""
+    seps = {"/", "\\", os.sep, os.altsep or "/"}
+    if (not name or name in (".", "..") or any(c in name for c in seps) or "\0" in name
+            or os.path.isabs(name) or os.path.splitdrive(name)[0]):
+        raise CLIError(f"{where} {name!r}: a run name is one folder name inside the output "
+                       "folder (no '/', '\\', '..' or absolute path); choose the parent with "
+                       "--out-dir and the folder's name with --name")
+    return name
+
+
+#: The files that make a folder hold a run's work (a folder with only config.json is a run
+#: stopped before its first checkpoint: starting it afresh loses nothing).
+RUN_FILES = ("model.safetensors", "checkpoint.safetensors", "metrics.csv", "metrics.jsonl",
+             "report.html")
+
+
+def check_run_folder(run_dir: str, args, comm=None, files=RUN_FILES) -> None:
+    """Refuse to replace a run folder that holds a run unless ``--overwrite`` says so.
+
+    Every rank looks before any writes (``comm.max`` is a collective), so a job agrees."""
+    overwrite = getattr(args, "overwrite", False)
+    if getattr(args, "resume", None):
+        if overwrite:
+            raise CLIError("--overwrite starts a run afresh and --resume continues one: "
+                           "pass only one of them")
+        return
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise CLIError(f"{run_dir!r} exists and is not a folder; choose another --name")
+    taken = [f for f in files if os.path.exists(os.path.join(run_dir, f))]
+    if comm is not None and comm.max(float(bool(taken))) > 0 and not taken:
+        taken = ["(seen by another rank)"]
+    if taken and not overwrite:
+        raise CLIError(f"the run folder {run_dir!r} already holds a run ({', '.join(taken)}); "
+                       "nothing was written. Pass --overwrite to replace it, another --name "
+                       f"for a new run, or --resume {run_dir} (with --extend-epochs N to train "
+                       "longer) to continue it")
 
 
 def _resolve_resume(args, given) -> dict:
@@ -225,6 +298,9 @@ def _check_ranges(config):
     if config["features"] is not None:
         from ..preprocessing import FeatureMap
 
+        if any(not name.strip() for name in config["features"].split(",")):
+            raise CLIError(f"features {config['features']!r} has an empty name between "
+                           "commas; list the features once each, e.g. x1,x2,x1*x2")
         try:
             FeatureMap(_feature_names(config["features"]))
         except (TypeError, ValueError) as exc:

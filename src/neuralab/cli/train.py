@@ -14,7 +14,8 @@ import time
 import warnings
 from types import SimpleNamespace
 
-from .options import CLIError, _feature_names, resolve
+from .._textsafe import printable
+from .options import CLIError, _feature_names, check_run_folder, resolve
 
 
 def _load_data(config):
@@ -161,38 +162,85 @@ def _write_json(path, data) -> None:
     write_text(path, json.dumps(data, indent=2))
 
 
+def build_run(config) -> SimpleNamespace:
+    """The run that a resolved config describes: its data, model and the arguments of ``fit``.
+
+    The one place where options become a training run, for ``neuralab train`` (which adds the
+    checkpoint, the resume point and the communicator) and for each row of ``neuralab sweep``
+    (:func:`sweep_row`): the same options give the same numbers in both.
+    """
+    import neuralab as nl
+
+    from ..callbacks import EarlyStopping
+
+    data = _load_data(config)
+    n_in, n_classes = _width(data), len(data.classes)
+    model = nl.MLP([n_in, *config["hidden"], n_classes], activation=config["activation"],
+                   dropout=config["dropout"], batch_norm=config["batch_norm"],
+                   seed=config["seed"], dtype=config["dtype"], preprocessing=data.steps,
+                   classes=data.classes, target=data.target, feature_names=data.feature_names)
+    schedule = _cosine(config, config["epochs"]) if config["schedule"] == "cosine" else None
+    fit_args = {
+        "optimizer": nl.optim.get(config["optimizer"], lr=config["lr"]),
+        "schedule": schedule, "epochs": config["epochs"], "batch_size": config["batch_size"],
+        "seed": config["seed"],
+        "validation_data": None if data.y_val is None else (data.X_val, data.y_val),
+        "callbacks": [EarlyStopping(patience=config["patience"])] if config["patience"] else [],
+        "on_divergence": config["on_divergence"],
+        "regularizer": nl.regularizers.get(config["regularizer"], config["reg_rate"])}
+    return SimpleNamespace(data=data, model=model, schedule=schedule, fit_args=fit_args)
+
+
+def sweep_row(config) -> dict:
+    """One row of ``neuralab sweep``: the ``neuralab train`` run of ``config`` (no run folder),
+    its last epoch's training loss and validation numbers, test loss and accuracy, seconds."""
+    import numpy as np
+
+    import neuralab as nl
+
+    run = build_run(config)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            history = nl.fit(run.model, run.data.X_train, run.data.y_train, verbose=0,
+                             **run.fit_args)
+            diverged = getattr(history, "divergence", None) is not None
+        except nl.DivergenceError as exc:   # on_divergence raise: the row says so
+            history, diverged = exc.history, True
+        seconds = time.perf_counter() - t0
+        nan = float("nan")
+        test = {"loss": nan, "accuracy": nan}
+        if run.data.y_test is not None:
+            with np.errstate(all="ignore"):
+                test = nl.evaluate(run.model, run.data.X_test, run.data.y_test)
+    last = {k: float(v[-1]) for k, v in history.history.items()} if history.epoch else {}
+    return {"loss": last.get("loss", nan), "val_loss": last.get("val_loss", nan),
+            "val_accuracy": last.get("val_accuracy", nan), "test_loss": float(test["loss"]),
+            "test_accuracy": float(test["accuracy"]), "epochs_run": len(history.epoch),
+            "seconds": seconds, "diverged": diverged}
+
+
 def train(args) -> int:
     import numpy as np
 
     import neuralab as nl
 
     from .. import report
-    from ..callbacks import EarlyStopping
 
-    if args.workers:                    # data-parallel here: mpiexec -n N on this command
-        from .parallel import relaunch
-
-        return relaunch(args)
     comm = nl.distributed.world()       # under mpiexec: this rank's communicator; rank 0 writes
     root = comm.rank == 0
     config = resolve(args)
-    data = _load_data(config)
-    n_in, n_classes = _width(data), len(data.classes)
     # everything that can be wrong is checked before anything is written
-    model = nl.MLP([n_in, *config["hidden"], n_classes], activation=config["activation"],
-                   dropout=config["dropout"], batch_norm=config["batch_norm"],
-                   seed=config["seed"], dtype=config["dtype"], preprocessing=data.steps,
-                   classes=data.classes, target=data.target, feature_names=data.feature_names)
-    optimizer = nl.optim.get(config["optimizer"], lr=config["lr"])
-    regularizer = nl.regularizers.get(config["regularizer"], config["reg_rate"])
-    schedule = None
-    if config["schedule"] == "cosine":
-        schedule = _cosine(config, config["epochs"])
-    callbacks = [EarlyStopping(patience=config["patience"])] if config["patience"] else []
+    run = build_run(config)
+    data, model, schedule = run.data, run.model, run.schedule
+    n_classes = len(data.classes)
     run_dir = os.path.join(config["out_dir"], config["name"])
+    check_run_folder(run_dir, args, comm)
     ckpt = os.path.join(run_dir, "checkpoint.safetensors")
     m = len(data.y_train)
-    done = _resume_point(args, config, model, optimizer, m, ckpt) if args.resume else 0
+    done = _resume_point(args, config, model, run.fit_args["optimizer"], m, ckpt) \
+        if args.resume else 0
     if root:
         _announce(args, config, data, done, schedule, run_dir, comm.size)
 
@@ -200,16 +248,10 @@ def train(args) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            history = nl.fit(model, data.X_train, data.y_train, optimizer=optimizer,
-                             schedule=schedule, epochs=config["epochs"],
-                             batch_size=config["batch_size"], seed=config["seed"],
-                             validation_data=None if data.y_val is None
-                             else (data.X_val, data.y_val),
-                             callbacks=callbacks, verbose=1,
-                             on_divergence=config["on_divergence"], checkpoint=ckpt,
+            history = nl.fit(model, data.X_train, data.y_train, verbose=1, checkpoint=ckpt,
                              checkpoint_every=config["checkpoint_every"] or "epoch",
                              resume_from=ckpt if args.resume else None, comm=comm,
-                             regularizer=regularizer)
+                             **run.fit_args)
     except nl.DivergenceError as exc:  # --on-divergence raise: the last finite model, status 3
         if not root:
             return 3
@@ -247,7 +289,7 @@ def train(args) -> int:
                       summary, figures, config)
     width = max(map(len, summary))
     print("\n".join(["", "summary", "-" * (width + 20)]
-                    + [f"{k:<{width}}  {v}" for k, v in summary.items()]))
+                    + [f"{k:<{width}}  {printable(v)}" for k, v in summary.items()]))
     print(f"\nrun folder: {run_dir}  (open {os.path.join(run_dir, 'report.html')})")
     return 3 if diverged else 0
 
@@ -255,6 +297,9 @@ def train(args) -> int:
 def _announce(args, config, data, done, schedule, run_dir, size) -> None:
     """Make the run folder, write config.json (unless a plain resume), say what will run."""
     os.makedirs(run_dir, exist_ok=True)
+    old = os.path.join(run_dir, "checkpoint.safetensors")
+    if getattr(args, "overwrite", False) and os.path.exists(old):   # not this run's to resume
+        os.remove(old)
     if not args.resume or args.extend_epochs is not None:
         if args.extend_epochs is not None:
             print(_describe_extension(config, done, config["epochs"] - args.extend_epochs,

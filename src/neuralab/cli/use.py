@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 
+from .._textsafe import csv_line, printable
 from .options import CLIError
 
 
@@ -56,11 +57,23 @@ def _gaps(args, model, scaling_note="the inputs are used as given") -> str | Non
             "model.preprocessing / model.classes and nl.save it to record them")
 
 
-def _align(path, X, names, model):
-    """The columns of ``X`` the model takes, by name when the file's header has them all."""
+def _align(path, X, names, model, by_position=False):
+    """The columns of ``X`` the model takes: by name when the model records its columns' names
+    and the file has a header (every one must be there, in any order; other columns are
+    ignored); by position for a file without a header, or with ``--by-position``."""
     wanted = model.feature_names
-    if wanted and names and set(wanted) <= set(names) and list(names) != list(wanted):
-        X = X[:, [list(names).index(n) for n in wanted]]
+    if wanted and names is not None and not by_position:
+        names = list(names)
+        missing = [n for n in wanted if n not in names]
+        if missing:
+            unknown = [n for n in names if n not in wanted]
+            raise CLIError(
+                f"{path!r}: the header lacks the model's column{'s' if len(missing) > 1 else ''}"
+                f" {', '.join(map(repr, missing))} (the model takes {', '.join(wanted)}; the "
+                f"file also has {', '.join(map(repr, unknown)) if unknown else 'no other column'}"
+                "); rename the columns in the header, or pass --by-position to use the file's "
+                "columns in their order")
+        X = X[:, [names.index(n) for n in wanted]]
     if X.ndim != 2 or X.shape[1] != model.n_features_in:
         named = f" ({', '.join(wanted)})" if wanted else ""
         raise CLIError(f"{path!r} has {X.shape[-1]} feature columns per row but the model "
@@ -69,19 +82,28 @@ def _align(path, X, names, model):
 
 
 def _header(path, delimiter=","):
-    """The first line's fields if it is a header (not all numbers), else None."""
+    """The first line's fields if it is a header, else None: a header has a text cell above a
+    number (``a,b,label`` over ``1.5,2,cat``), or, in a one-line file, any text cell."""
     import csv
 
+    def number(cell):
+        try:
+            float(cell)
+            return True
+        except ValueError:
+            return False
+
     with open(path, newline="", encoding="utf-8-sig") as f:
-        first = next(csv.reader(f, delimiter=delimiter), [])
-    try:
-        [float(v) for v in first]
-        return None
-    except ValueError:
+        reader = csv.reader(f, delimiter=delimiter)
+        first, second = next(reader, []), next(reader, None)
+    if second is None:
+        return None if all(number(v) for v in first) else [c.strip() for c in first]
+    if any(number(b) and not number(a) for a, b in zip(first, second, strict=False)):
         return [c.strip() for c in first]
+    return None
 
 
-def _read_inputs(path, model):
+def _read_inputs(path, model, by_position=False):
     """Feature rows for ``predict``: .npy, or a CSV (a label column named target is dropped)."""
     import numpy as np
 
@@ -95,7 +117,7 @@ def _read_inputs(path, model):
     if names and model.target in names:
         X, _, names, _ = nl.data.load_csv(path, label=model.target, encode_labels=False,
                                           return_names=True)
-        return _align(path, X, names, model)
+        return _align(path, X, names, model, by_position)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -104,7 +126,7 @@ def _read_inputs(path, model):
             raise CLIError(f"{path!r}: {exc}") from None
     if X.size == 0:
         raise CLIError(f"{path!r} holds no rows of numbers")
-    return _align(path, X, names, model)
+    return _align(path, X, names, model, by_position)
 
 
 def evaluate(args) -> int:
@@ -113,11 +135,15 @@ def evaluate(args) -> int:
     model = _load_model(args)
     note = "the inputs are used as given"
     if args.data.lower().endswith(".csv"):
-        label = args.label if args.label is not None else model.target or "-1"
+        if not os.path.exists(args.data):
+            raise CLIError(f"no such file: {args.data!r}")
+        header = _header(args.data)
+        label = args.label if args.label is not None else \
+            model.target if header and model.target else "-1"
         X, y, names, target = nl.data.load_csv(
             args.data, label=int(label) if label.lstrip("-").isdigit() else label,
-            encode_labels=False, return_names=True)
-        X = _align(args.data, X, names, model)
+            header=header is not None, encode_labels=False, return_names=True)
+        X = _align(args.data, X, names if header else None, model, args.by_position)
         if model.classes is None and y.dtype.kind == "U":
             raise CLIError(f"{args.model} records no class labels, so the text labels of "
                            f"{args.data!r} (column {target!r}) cannot be matched to its "
@@ -150,9 +176,6 @@ def evaluate(args) -> int:
 
 
 def predict(args) -> int:
-    import csv
-    import io
-
     model = _load_model(args)
     if args.output:
         folder = os.path.dirname(os.path.abspath(args.output))
@@ -161,27 +184,30 @@ def predict(args) -> int:
                            "create it first")
         if os.path.isdir(args.output):
             raise CLIError(f"--output {args.output!r} is a folder; give a file name")
-    X = _read_inputs(args.input, model)
+    X = _read_inputs(args.input, model, args.by_position)
     P = model.predict_proba(X)
     pred = model.predict(X)
     classes = model.classes
     columns = [f"p{j}" for j in range(P.shape[1])] if classes is None else \
         [f"p_{label}" for label in classes.tolist()]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["prediction", *columns])
+    # CSV for people: a text label that starts like a formula (=, +, -, @) gets a leading ',
+    # CR/LF in a label are quoted; on the terminal, control characters are shown escaped
+    shown = (lambda cell: cell) if args.output else printable
+    lines = [csv_line(shown(c) for c in ["prediction", *columns])]
     for label, row in zip(pred.tolist(), P, strict=True):
-        writer.writerow([label, *(f"{p:.6g}" for p in row)])
+        lines.append(csv_line([shown(label) if isinstance(label, str) else label,
+                               *(f"{p:.6g}" for p in row)]))
+    text = "".join(lines)
     warning = _gaps(args, model)
     if warning:
         print(warning, file=sys.stderr)
     if args.output:
         try:
             with open(args.output, "w", newline="") as f:
-                f.write(buffer.getvalue())
+                f.write(text)
         except OSError as exc:
             raise CLIError(f"cannot write --output {args.output!r}: {exc.strerror}") from None
         print(f"wrote {len(pred)} predictions to {args.output}")
     else:
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(text)
     return 0

@@ -75,12 +75,28 @@ def grid(options: dict) -> list[dict]:
             for values in itertools.product(*(options[n] for n in names))]
 
 
+#: Options of a ``neuralab train`` config that :func:`train_config` does not apply, with the
+#: value that means "off": any other value is refused by name. ``neuralab sweep`` applies them
+#: all (``neuralab.cli.train.sweep_row``, the function ``neuralab train`` builds its run with).
+NOT_APPLIED = {"label": None, "features": None, "standardize": True, "regularizer": "none",
+               "patience": 0, "on_divergence": "stop"}
+
+
 def train_config(config: dict) -> dict:
     """Train the MLP of one ``neuralab train`` configuration on a bundled data set; its
-    final training loss, validation and test accuracy and seconds (what a sweep compares)."""
+    final training loss, validation and test accuracy and seconds (what a sweep compares).
+
+    The options of :data:`NOT_APPLIED` are refused with another value than "off"
+    (``ValueError`` naming them): for those, run ``neuralab.cli.train.sweep_row``."""
     from .. import data, optim, schedules
     from ..model import MLP
     from ..train import evaluate, fit
+
+    ignored = [k for k, off in NOT_APPLIED.items() if config.get(k, off) != off]
+    if ignored:
+        raise ValueError(f"train_config does not apply {', '.join(ignored)}; use "
+                         "neuralab.cli.train.sweep_row (what `neuralab sweep` runs), which "
+                         "applies every `neuralab train` option")
 
     ds = data.load(config["dataset"], test_size=config["test_size"],
                    val_size=config["val_size"], seed=config["seed"])
@@ -105,12 +121,17 @@ def train_config(config: dict) -> dict:
             "diverged": history.divergence is not None}
 
 
-def run(configs, scheduler: str | None = None, n_workers: int = 2, local: bool = False):
-    """:func:`train_config` of every config, on a Dask cluster (``scheduler``, or a local one
-    of ``n_workers`` processes); ``local=True`` runs them here, one after the other."""
+def run(configs, scheduler: str | None = None, n_workers: int = 2, local: bool = False,
+        task=None):
+    """``task(config)`` of every config (default :func:`train_config`), on a Dask cluster
+    (``scheduler``, or a local one of ``n_workers`` processes); ``local=True`` runs them here,
+    one after the other. ``neuralab sweep`` passes ``neuralab.cli.train.sweep_row``: each row
+    is then exactly the ``neuralab train`` run of its options. A task must be importable by
+    the workers (a module-level function)."""
     import joblib
 
-    tasks = [joblib.delayed(train_config)(c) for c in configs]
+    task = train_config if task is None else task
+    tasks = [joblib.delayed(task)(c) for c in configs]
     if local:
         return joblib.Parallel(n_jobs=1)(tasks)
     with dask_backend(scheduler, n_workers):

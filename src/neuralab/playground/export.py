@@ -35,12 +35,14 @@ def model_bytes(session) -> bytes:
 
 def data_csv(session) -> str:
     """All points, training then test, as ``x1,x2,label`` (what ``neuralab evaluate`` reads)."""
+    from .._textsafe import csv_line
+
     X = np.vstack([session.X, session.X_test])
     y = np.concatenate([session.y, session.y_test])
     integer = session.task != "regression"
-    rows = [f"{a!r},{b!r},{int(c) if integer else float(c)!r}" for (a, b), c in zip(
-        X.tolist(), y.tolist(), strict=True)]
-    return "x1,x2,label\n" + "\n".join(rows) + "\n"
+    rows = [csv_line([a, b, int(c) if integer else float(c)]) for (a, b), c in zip(
+        X.tolist(), y.tolist(), strict=True)]      # numbers as they are; text escaped (_textsafe)
+    return csv_line(["x1", "x2", "label"]) + "".join(rows)
 
 
 def _gaps(session) -> list[str]:
