@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import docs_gallery  # noqa: E402
+import docs_notebooks  # noqa: E402
 from griffe_rst import to_markdown  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -115,6 +116,87 @@ def test_numbers_table_renders_scalars_and_nested_groups():
                                          "iris": {"raw": 1.0, "features": 0.97}})
     assert "| steps | 3 |" in table and "| error | 1.235e-09 |" in table
     assert "| | raw | features |" in table and "| iris | 1 | 0.97 |" in table
+
+
+# ---------------------------------------------------------------------------- executed notebooks
+def _notebook(path, *sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_executed_notebook_has_outputs_and_is_cached(tmp_path):
+    import nbformat
+
+    stored = _notebook(tmp_path / "01_demo.ipynb", "import neuralab as nl\nprint(6 * 7)")
+    before = stored.read_bytes()
+    cache = tmp_path / "cache"
+    first = docs_notebooks.executed([stored], cache)[stored]
+    assert first.name == stored.name and stored.read_bytes() == before
+    nb = nbformat.read(first, as_version=4)
+    assert nb.cells[0].outputs[0].text == "42\n"
+    stamp = first.stat().st_mtime_ns
+    assert docs_notebooks.executed([stored], cache)[stored] == first       # from the cache
+    assert first.stat().st_mtime_ns == stamp
+    _notebook(stored, "print(1)")                                           # edited: runs again
+    second = docs_notebooks.executed([stored], cache)[stored]
+    assert second != first and not first.exists()
+    assert nbformat.read(second, as_version=4).cells[0].outputs[0].text == "1\n"
+
+
+def test_a_notebook_that_raises_fails_the_build(tmp_path):
+    stored = _notebook(tmp_path / "02_broken.ipynb", "x = 1", "assert x == 2, 'exercise check'")
+    message = r"(?s)02_broken.ipynb failed.*AssertionError: exercise check"
+    with pytest.raises(docs_notebooks.NotebookFailed, match=message):
+        docs_notebooks.executed([stored], tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("*.ipynb"))
+
+
+def test_progress_bar_widgets_become_their_final_text():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("fit(...)")])
+    view = "application/vnd.jupyter.widget-view+json"
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("display_data", data={view: {"model_id": f"box{i}"},
+                                                     "text/plain": "epoch 0%"})
+        for i in (1, 2)] + [nbformat.v4.new_output("stream", name="stdout", text="done\n")]
+    state = {}
+    for i, frac in ((1, 40), (2, 20)):
+        state[f"box{i}"] = {"model_name": "HBoxModel", "state": {"children": [
+            f"IPY_MODEL_l{i}", f"IPY_MODEL_p{i}", f"IPY_MODEL_r{i}"]}}
+        state[f"l{i}"] = {"model_name": "HTMLModel",
+                          "state": {"value": f"epoch\u2007{i}/2:\u2007{frac * 5 // 2}%"}}
+        state[f"p{i}"] = {"model_name": "FloatProgressModel",
+                          "state": {"value": frac, "min": 0, "max": 40}}
+        state[f"r{i}"] = {"model_name": "HTMLModel",
+                          "state": {"value": f"\u2007{frac}/40\u2007[00:01&lt;00:00]"}}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    docs_notebooks.without_widgets(nb)
+    assert "widgets" not in nb.metadata
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["stream", "stream"]
+    assert outputs[0].text == ("epoch 1/2: 100%|██████████|40/40 [00:01<00:00]\n"
+                               "epoch 2/2: 50%|█████     |20/40 [00:01<00:00]\n")
+    assert outputs[1].text == "done\n"
+
+
+def test_the_playground_frame_becomes_a_note_and_other_html_stays():
+    import nbformat
+
+    frame = '<iframe width="100%" height="880" src="http://127.0.0.1:41234/#dataset=xor">'
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("show()")])
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/html": frame, "text/plain": "IF"}),
+        nbformat.v4.new_output("display_data", data={"text/html": "<table></table>"})]
+    docs_notebooks.without_local_frames(nb)
+    first, second = nb.cells[0].outputs
+    assert first.data["text/html"] == docs_notebooks.PLAYGROUND_NOTE
+    assert "127.0.0.1" not in str(first) and second.data["text/html"] == "<table></table>"
 
 
 # ---------------------------------------------------------------------------- the build

@@ -39,6 +39,8 @@ WORKERS = 2
 _LOCAL_FRAME = re.compile(r"<iframe[^>]*\bsrc=\"https?://(127\.0\.0\.1|localhost|\[::1\])",
                           re.IGNORECASE)
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")        # the colors of IPython's tracebacks
+
 PLAYGROUND_NOTE = (
     '<div class="admonition note"><p class="admonition-title">The playground runs on your '
     "machine</p><p>In a notebook opened on your machine, this cell shows the live playground "
@@ -60,11 +62,11 @@ def _library_key() -> bytes:
     return digest.digest()
 
 
-def cache_path(path: Path, library_key: bytes) -> Path:
+def cache_path(path: Path, library_key: bytes, cache: Path = CACHE) -> Path:
     """``.cache/notebooks/NAME/KEY/NAME.ipynb`` (the page's download keeps the name)."""
     path = Path(path)
     key = hashlib.sha256(library_key + path.read_bytes()).hexdigest()[:16]
-    return CACHE / path.stem / key / path.name
+    return Path(cache) / path.stem / key / path.name
 
 
 def without_local_frames(nb):
@@ -150,8 +152,9 @@ async def _run(path: Path, target: Path, gate: asyncio.Semaphore) -> None:
             try:
                 await client.async_execute()
             except CellExecutionError as exc:
-                raise NotebookFailed(f"docs/notebooks/{path.name} failed while building the "
-                                     f"site (run it in Jupyter to see the cell):\n{exc}") from None
+                shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                raise NotebookFailed(f"{shown} failed while building the site:\n"
+                                     + _ANSI.sub("", str(exc))) from None
         without_widgets(without_local_frames(nb))
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
@@ -159,11 +162,11 @@ async def _run(path: Path, target: Path, gate: asyncio.Semaphore) -> None:
         partial.replace(target)
 
 
-def executed(paths) -> dict[Path, Path]:
-    """{stored notebook: executed copy} for ``paths``, running those not in the cache."""
+def executed(paths, cache: Path = CACHE) -> dict[Path, Path]:
+    """{stored notebook: executed copy} for ``paths``, running those not in ``cache``."""
     paths = [Path(p) for p in paths]
     library = _library_key()
-    targets = {p: cache_path(p, library) for p in paths}
+    targets = {p: cache_path(p, library, cache) for p in paths}
     todo = [p for p, t in targets.items() if not t.is_file()]
     if todo:
         # the kernels import this checkout's neuralab, installed or not
