@@ -453,6 +453,17 @@ def test_notebook_pages_show_outputs_and_figures_offline(offline):
             assert page.evaluate("img => img.complete && img.naturalWidth > 100",
                                  figure.element_handle()), f"{path.stem}: figure not drawn"
         assert _raw_latex(page) == [], f"{path.stem}: raw LaTeX visible"
+        # a table's visible width: the narrowest of it and the boxes around it in the output
+        squeezed = page.evaluate("""() => [...document.querySelectorAll(
+            ".jp-OutputArea-output table")].filter(t => {
+                if (!t.checkVisibility()) return false;      // folded away (details)
+                let width = t.getBoundingClientRect().width;
+                for (let e = t.parentElement; e && !e.classList.contains(
+                        "jp-OutputArea-output"); e = e.parentElement)
+                    width = Math.min(width, e.getBoundingClientRect().width);
+                return width < 50;
+            }).map(t => t.textContent.trim().slice(0, 40))""")
+        assert squeezed == [], f"{path.stem}: output tables drawn without width"
         if path.stem == "07_optimizers":
             figures.first.scroll_into_view_if_needed()
             _shoot(page, "notebook-figure-desktop")
