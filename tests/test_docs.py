@@ -156,6 +156,24 @@ def test_a_notebook_that_raises_fails_the_build(tmp_path):
     assert not list((tmp_path / "cache").rglob("*.ipynb"))
 
 
+def test_the_playground_cell_runs_headless_and_leaves_no_process(tmp_path):
+    # notebook 3 ends with nl.playground.show(): a server in the kernel, gone with the kernel
+    pytest.importorskip("uvicorn")
+    psutil = pytest.importorskip("psutil")
+
+    def kernels():
+        return [p.pid for p in psutil.Process().children(recursive=True)
+                if "ipykernel" in " ".join(p.cmdline())]
+
+    stored = _notebook(tmp_path / "03_play.ipynb", "import neuralab as nl\n"
+                       "nl.playground.show({'dataset': 'xor'})")
+    before = kernels()
+    executed = docs_notebooks.executed([stored], tmp_path / "cache")[stored]
+    text = executed.read_text(encoding="utf-8")
+    assert "The playground runs on your machine" in text and "<iframe" not in text
+    assert kernels() == before
+
+
 def test_progress_bar_widgets_become_their_final_text():
     import nbformat
 
