@@ -15,8 +15,16 @@ window.MathJax = {
   options: notebookPage ? {} : {ignoreHtmlClass: ".*|", processHtmlClass: "arithmatex"},
 };
 
+// A page that Material's instant navigation swaps in is typeset again. Not the first page:
+// MathJax's startup typesets it, and clearing the output cache after that would drop the
+// glyphs' CSS rules that the formulas already on the page use (they would show blank).
+let firstPage = true;
 if (typeof document$ !== "undefined") {
   document$.subscribe(() => {
+    if (firstPage) {
+      firstPage = false;
+      return;
+    }
     if (window.MathJax && MathJax.typesetPromise) {
       MathJax.startup.output.clearCache();
       MathJax.typesetClear();
