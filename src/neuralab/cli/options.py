@@ -166,16 +166,16 @@ def _read_config(path) -> dict:
             raise CLIError(f"config file {path!r}: unknown key {key!r}; known keys: "
                            f"{', '.join(TRAIN_OPTIONS)}")
         out[k] = _check_value(k, value, f"config file {path!r}")
-    data = out.get("dataset")
-    if data is not None and data.lower().endswith(".csv") and not os.path.isabs(data):
-        # a data file named in the config file is found beside it, wherever neuralab runs
-        out["dataset"] = os.path.join(os.path.dirname(path), data)
     return out
 
 
 def _given(args) -> dict:
     """The options set on the command line or in --config (not the defaults)."""
     given = _read_config(args.config) if args.config else {}
+    data = given.get("dataset")
+    if data is not None and data.lower().endswith(".csv") and not os.path.isabs(data):
+        # a data file named in the config file is found beside it, wherever neuralab runs
+        given["dataset"] = os.path.join(os.path.dirname(args.config), data)
     for key in TRAIN_OPTIONS:
         value = getattr(args, key, None)
         if value is not None:
