@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from .._sysinfo import show_config
 from .._textsafe import printable
@@ -73,11 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --resume: train N epochs more than the run's config says; the "
                    "cosine schedule's horizon becomes the new total (printed)")
     for key, (kind, default, text) in TRAIN_OPTIONS.items():
-        flag = "--" + key.replace("_", "-")
-        if key == "dataset":
-            flag = ["--data", "--dataset"]
-        flags = flag if isinstance(flag, list) else [flag]
-        extra = {"nargs": "+", "type": int} if kind is list else \
+        flags = ["--data", "--dataset"] if key == "dataset" else ["--" + key.replace("_", "-")]
+        extra: dict[str, Any] = {"nargs": "+", "type": int} if kind is list else \
             {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind}
         if key in CHOICES:
             extra["choices"] = CHOICES[key]

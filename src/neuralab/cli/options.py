@@ -134,6 +134,7 @@ def parse_text(key: str, text: str, where: str):
     """An option's value written as text (``--grid lr=0.1``): checked like a flag's."""
     kind = TRAIN_OPTIONS[key][0]
     text = text.strip()
+    value: object
     try:
         if kind is bool:
             value = {"true": True, "yes": True, "on": True, "1": True, "false": False,
@@ -194,7 +195,7 @@ def resolve(args) -> dict:
     config.update(given)
     if config["name"] is None:
         config["name"] = time.strftime("%Y%m%d-%H%M%S")
-    check_name(config["name"], "--name" if args.name is not None else
+    check_name(str(config["name"]), "--name" if args.name is not None else
                f"config file {args.config!r}: name")
     _check_ranges(config)
     return config

@@ -99,7 +99,7 @@ def _parse_grid(items) -> dict:
     (repeat ``--grid features=...`` for more); ``hidden`` writes 128-64 for two layers;
     ``standardize`` takes true or false.
     """
-    options = {}
+    options: dict[str, list] = {}
     for item in items:
         key, sep, values = item.partition("=")
         key = key.strip().replace("-", "_")

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import warnings
+from typing import Any
 
 from .._textsafe import csv_line, printable
 from .options import CLIError
@@ -150,7 +151,7 @@ def evaluate(args) -> int:
                            "classes; retrain it with this neuralab")
         where = args.data
     else:
-        split = {"seed": 0, "test_size": 0.2, "val_size": 0.0}
+        split: dict[str, Any] = {"seed": 0, "test_size": 0.2, "val_size": 0.0}
         run = _run_config(args.model)
         if run.get("dataset") == args.data:          # the test part of the run that made it
             split.update({k: run[k] for k in ("seed", "test_size") if k in run})
