@@ -246,7 +246,11 @@ def _float(value, where, low, high, field=None):
     field = field or where.split(".")[-1]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ProtocolError(f"{where} must be a number, got {value!r}", field)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:           # an integer of 10^309 or more written as digits
+        raise ProtocolError(f"{where} must be a finite number between {low:g} and {high:g}, "
+                            "got an integer too large for a float", field) from None
     if not math.isfinite(value) or not low <= value <= high:
         raise ProtocolError(f"{where} must be a finite number between {low:g} and {high:g}, "
                             f"got {value!r}", field)

@@ -2,11 +2,12 @@
 
 * ``GET /`` the page, ``/static/...`` its modules (shipped in the wheel);
 * ``WS /ws`` one session per connection: JSON messages in (checked by
-  :mod:`~neuralab.playground.protocol`), JSON and binary frames out;
-* ``GET /export/{session}/{kind}`` downloads (model, data, toml, python).
+  :mod:`~neuralab.playground.protocol`), JSON and binary frames out, exports (model, data,
+  toml, python) included: there is no download URL, so any worker process serves its page.
 
 Safety (as Jupyter Server does it): bound to 127.0.0.1 with the ``Host`` header checked
-(no DNS rebinding); on another host a token is required in every URL; the WebSocket's
+(no DNS rebinding); on another host a token is required in every URL, and no response lets
+the browser pass that URL on (``Referrer-Policy: no-referrer``); the WebSocket's
 ``Origin`` must be the page's own; every message is checked, rate-limited and size-limited;
 sessions are capped in number and reaped when idle. Training runs in a small thread pool so
 that the event loop keeps answering; a client that leaves mid-frame leaves nothing behind (the
@@ -35,7 +36,7 @@ from .protocol import ProtocolError
 from .session import Session
 
 STATIC = Path(__file__).parent / "static"
-LOCAL_HOSTS = ["localhost", "127.0.0.1"]
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]     # Host header values, port aside
 _HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'",
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
@@ -43,6 +44,27 @@ _HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:
 #: in a notebook served from this machine: Jupyter, VS Code).
 EMBEDDERS = ("'self' http://localhost:* http://127.0.0.1:* https://localhost:* "
              "https://127.0.0.1:* vscode-webview:")
+
+
+class _EveryResponse:
+    """ASGI middleware: ``headers`` added to every HTTP response (pages, static files, errors),
+    e.g. ``Referrer-Policy: no-referrer``: a link followed from the page does not carry the
+    page's URL, token included, to another site."""
+
+    def __init__(self, app, headers: dict):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class Playground:
@@ -296,7 +318,9 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
         raise ValueError("only a local playground may be embedded in other pages")
     if not local and not token:
         raise ValueError("a playground reachable from other machines needs a token")
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)] if local else []
+    middleware = [Middleware(_EveryResponse, headers={"Referrer-Policy": "no-referrer"})]
+    if local:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS))
     app = Starlette(routes=[
         Route("/", _index),
         WebSocketRoute("/ws", _socket),
