@@ -128,10 +128,20 @@ def _latency(page, trials=12):
     return statistics.median(out), max(out)
 
 
-def _raw_sessions(url, n, seconds):
+#: The heaviest page the protocol allows (issue 22): 8 classes, 2,000 points, 6×8 layers, a race
+#: of 4, 100 steps per frame at batch 1.
+HEAVY = {"problem": "multiclass", "dataset": "gaussians", "classes": 8, "points": 2000,
+         "hidden": [8] * 6, "stepsPerFrame": 100, "batchSize": 1,
+         "race": [{"optimizer": "momentum", "lr": 0.03}, {"optimizer": "adam", "lr": 0.01},
+                  {"optimizer": "rmsprop", "lr": 0.01}]}
+NORMAL = {"hidden": [8, 8, 8], "dataset": "circle"}
+
+
+def _raw_sessions(url, n, seconds, states=None):
     """Frames/s of each of ``n`` sessions driven by bare WebSocket clients that acknowledge
     every frame at once (no browser): what the server alone sustains for a classroom whose
-    pages run on the students' machines."""
+    pages run on the students' machines. ``states``: each client's settings (default: the
+    2-8-8-8-1 network on the circle)."""
     import json
     import selectors
     import socket
@@ -145,11 +155,13 @@ def _raw_sessions(url, n, seconds):
     port = urlsplit(url).port
     sel = selectors.DefaultSelector()
     clients = []
-    for _ in range(n):
+    states = states or [NORMAL] * n
+    for k in range(n):
         conn = WSConnection(ConnectionType.CLIENT)
         sock = socket.create_connection(("127.0.0.1", port))
         sock.sendall(conn.send(Request(host=f"127.0.0.1:{port}", target="/ws")))
-        client = {"conn": conn, "sock": sock, "frames": 0, "buf": bytearray()}
+        client = {"conn": conn, "sock": sock, "frames": 0, "buf": bytearray(),
+                  "state": states[k]}
         sel.register(sock, selectors.EVENT_READ, client)
         clients.append(client)
 
@@ -165,8 +177,7 @@ def _raw_sessions(url, n, seconds):
             client["conn"].receive_data(client["sock"].recv(1 << 20))
             for event in client["conn"].events():
                 if isinstance(event, AcceptConnection):
-                    say(client, {"type": "set", "state": {"hidden": [8, 8, 8],
-                                                          "dataset": "circle"}})
+                    say(client, {"type": "set", "state": client["state"]})
                     say(client, {"type": "play"})
                 elif isinstance(event, BytesMessage):
                     client["buf"] += event.data
@@ -181,6 +192,22 @@ def _raw_sessions(url, n, seconds):
         sel.unregister(c["sock"])
         c["sock"].close()
     return rates
+
+
+def _beside_heavy(workers, seconds, heavy=4):
+    """Frames/s of a normal session beside ``heavy`` sessions at the heaviest settings, all
+    on ``neuralab playground --workers W`` (bare clients in a process of their own): the
+    compute share per session (``frame_budget``, fair queuing) keeps the normal one going."""
+    import multiprocessing
+
+    proc, url = _start_server(workers)
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            rates = pool.apply(_raw_sessions, (url, heavy + 1, seconds,
+                                               [NORMAL] + [HEAVY] * heavy))
+    finally:
+        _stop_server(proc)
+    return rates[0], rates[1:]
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,10 @@ frame in progress finishes in the pool and is dropped).
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
+import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -75,11 +78,60 @@ class Playground:
         self.limits = {**protocol.LIMITS, **(limits or {})}
         self.connections: dict[str, _Connection] = {}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="playground")
+        self.fair = _FairShare(workers)
         self.embed = False              # may local pages (a notebook's) frame the page?
+
+    def frame_budget(self) -> float:
+        """Seconds of training a frame may take: ``frame_budget`` shared by the sessions
+        that are training now (alone, a session has it all)."""
+        busy = sum(1 for c in self.connections.values() if c.session.playing or c.steps)
+        return self.limits["frame_budget"] / max(1, busy)
 
     def token_ok(self, query) -> bool:
         return self.token is None or secrets.compare_digest(
             str(query.get("token", "")).encode(), self.token.encode())
+
+
+class _FairShare:
+    """The pool's time shared fairly between sessions (start-time fair queuing): at most
+    ``slots`` jobs run at once; when one ends, the waiting session that has used the least
+    pool time goes next. Each session's ``vtime`` grows by the seconds its jobs took, and a
+    session that was idle starts level with the others (no credit saved up), so a page with
+    light frames is served between every two heavy frames of the others."""
+
+    def __init__(self, slots: int):
+        self.free, self.waiting, self.clock = slots, [], 0.0
+        self.order = itertools.count()
+
+    async def run(self, conn, pool, fn, *args):
+        loop = asyncio.get_running_loop()
+        conn.vtime = max(conn.vtime, self.clock)
+        if self.free and not self.waiting:
+            self.free -= 1
+        else:
+            turn = loop.create_future()
+            heapq.heappush(self.waiting, (conn.vtime, next(self.order), turn))
+            try:
+                await turn                      # the slot is handed over
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()             # handed over as we left: pass it on
+                raise
+        self.clock = max(self.clock, conn.vtime)
+        start = time.perf_counter()
+        try:
+            return await loop.run_in_executor(pool, fn, *args)
+        finally:
+            conn.vtime += time.perf_counter() - start
+            self._release()
+
+    def _release(self):
+        while self.waiting:
+            _, _, turn = heapq.heappop(self.waiting)
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.free += 1
 
 
 def _origin_ok(ws) -> bool:
@@ -106,6 +158,8 @@ class _Connection:
         self.tokens, self.refilled = float(self.limits["burst"]), time.monotonic()
         self.last_error, self.last_error_text = 0.0, None
         self.last_frame = 0.0
+        self.vtime = 0.0                    # pool seconds used (see _FairShare)
+        self.client = None                  # the page's address (sessions per client)
 
     async def run(self, sid):
         await self.send_json({"type": "hello", "version": protocol.VERSION, "session": sid,
@@ -213,7 +267,7 @@ class _Connection:
         self.wake.set()
 
     async def _in_pool(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.pg.pool, fn, *args)
+        return await self.pg.fair.run(self, self.pg.pool, fn, *args)
 
     async def _writer(self):
         while True:
@@ -258,13 +312,14 @@ class _Connection:
             self.steps = max(0, self.steps - 1)
             self.dirty.discard("frame")
             self.last_frame = time.monotonic()      # frames start at most max_fps a second
-            out.append(await self._in_pool(_advance_and_draw, s, steps))
+            out.append(await self._in_pool(_advance_and_draw, s, steps,
+                                           self.pg.frame_budget()))
             return out
 
 
-def _advance_and_draw(session, steps):
+def _advance_and_draw(session, steps, budget):
     if steps:
-        session.advance()
+        session.advance(budget=budget)
     return session.frame()
 
 
@@ -281,14 +336,23 @@ async def _socket(ws):
         await ws.close(code=1008)          # policy violation: no session for this page
         return
     await ws.accept()
+    client = ws.client.host if ws.client else None
+    mine = sum(1 for c in pg.connections.values() if c.client == client)
+    refusal = None
     if len(pg.connections) >= pg.limits["max_sessions"]:
-        await ws.send_text(json.dumps({"type": "error", "message": "the playground has "
-                                       f"{pg.limits['max_sessions']} sessions open, its "
-                                       "limit; close a tab or try again later"}))
-        await ws.close(code=1013)
+        refusal = (f"the playground has {pg.limits['max_sessions']} sessions open, its limit; "
+                   "close a tab or try again later")
+    elif mine >= pg.limits["max_sessions_per_client"]:
+        refusal = (f"this address has {mine} sessions open, the most one machine may hold "
+                   f"(max_sessions_per_client = {pg.limits['max_sessions_per_client']}); "
+                   "close one of its tabs")
+    if refusal:
+        await ws.send_text(json.dumps({"type": "error", "message": refusal}))
+        await ws.close(code=1013, reason=refusal[:120])     # close reasons: ≤ 123 bytes
         return
     sid = secrets.token_urlsafe(16)
     conn = _Connection(ws, Session(limits=pg.limits), pg)
+    conn.client = client
     pg.connections[sid] = conn
     try:
         await conn.run(sid)

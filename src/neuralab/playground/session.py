@@ -16,6 +16,7 @@ come from ``nl.regularizers``. A run with constant settings therefore ends with 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 
 import numpy as np
@@ -314,28 +315,39 @@ class Session:
             raise
 
     # ------------------------------------------------------------------ training
-    def advance(self, steps: int | None = None) -> int:
-        """Train every run ``steps`` steps (default: the state's steps per frame)."""
+    def advance(self, steps: int | None = None, budget: float | None = None) -> int:
+        """Train every run ``steps`` steps (default: the state's steps per frame).
+
+        ``budget``: at most that many seconds of training for this frame, shared equally by
+        the runs (a run stops when its share is spent, after one step at least): the server's
+        compute share per session, so that one heavy page cannot starve the others. The frame
+        reports the steps actually done.
+        """
         n = self.state["stepsPerFrame"] if steps is None else steps
+        share = None if budget is None else budget / len(self.runs)
         for run in self.runs:
             if not run.diverged:
-                self._train_steps(run, n)
+                self._train_steps(run, n, share)
             self._measure(run)
         if self.runs[0].diverged:
             self.playing = False
         return n
 
-    def _train_steps(self, run, n):
-        """``n`` steps of the run's ``nl.train.training_loop`` (the loop ``nl.fit`` runs).
+    def _train_steps(self, run, n, seconds=None):
+        """``n`` steps of the run's ``nl.train.training_loop`` (the loop ``nl.fit`` runs), fewer
+        if ``seconds`` of training are spent first.
 
         A NaN or inf stops the run with θ at its last finite value (the guard's
         ``on_divergence="stop"``), and the page says so.
         """
         train = run.train
+        end = math.inf if seconds is None else time.perf_counter() + seconds
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            for _ in range(n):
+            for k in range(n):
+                if k and time.perf_counter() > end:
+                    break
                 if next(run.loop, None) is None:
                     break
                 run.grad_sq += train.guard.sq
