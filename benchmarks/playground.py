@@ -13,6 +13,9 @@ Playwright) on this machine and measures, for a 2-8-8-8-1 tanh network on 500 po
 * N sessions driven by bare WebSocket clients (in a process of their own) that acknowledge
   every frame at once: what the server alone sustains when the pages run on other machines
   (a classroom);
+* a normal session (the network above) beside 4 heavy ones (8 classes, 2,000 points, 6×8
+  layers, a race of 4, 100 steps per frame at batch 1), bare clients: the normal one's frames/s
+  shows the compute share per session at work (``--only-heavy``: this alone, no browser);
 * the session alone, without server or browser: milliseconds per frame (training + drawing).
 
 Prints a Markdown table (paste it into BENCHMARKS.md under "Playground").
@@ -52,7 +55,8 @@ def _start_server(workers):
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "neuralab.cli", "playground", "--no-browser",
-                             "--workers", str(workers), "--max-sessions", "64"],
+                             "--workers", str(workers), "--max-sessions", "64",
+                             "--max-per-client", "64"],
                             stdout=subprocess.PIPE, text=True)
     url = proc.stdout.readline().split()[-1]
     port = int(url.rstrip("/").rsplit(":", 1)[1])
@@ -216,7 +220,13 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=20, help="pages at once")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="server processes for the many-pages measurements (default: cores)")
+    parser.add_argument("--only-heavy", action="store_true",
+                        help="only the normal session beside 4 heavy ones (no browser)")
     args = parser.parse_args(argv)
+    if args.only_heavy:
+        load = os.getloadavg()
+        _print_rows(load, [_heavy_row(args.workers, args.seconds)])
+        return 0
     from playwright.sync_api import sync_playwright
 
     load = os.getloadavg()
@@ -281,24 +291,38 @@ def main(argv=None) -> int:
                          f"{rss1:.0f} MB", "≤ 20 MB"))
             browser.close()
         _stop_server(server_proc)
+        heavy = _heavy_row(args.workers, args.seconds)
         rates = bare
         rows.append((f"{args.sessions} sessions, bare WebSocket clients (no browser, "
                      f"{args.workers} server processes)",
                      f"{min(rates):.1f} frames/s slowest", f"{statistics.median(rates):.1f} "
                      f"median, {sum(rates):.0f} in all", "each ≥ 10 frames/s"))
+        rows.append(heavy)
     finally:
         server.should_exit = True
         thread.join(10)
     for spf, (ms, sps) in alone.items():
         rows.append((f"session alone, {spf} steps/frame", f"{ms:.2f} ms/frame",
                      f"{sps:,.0f} steps/s", "(no server, no browser)"))
+    _print_rows(load, rows)
+    return 0
+
+
+def _heavy_row(workers, seconds):
+    normal, heavy = _beside_heavy(workers, seconds)
+    return (f"a normal session beside 4 heavy ones (8 classes, 2,000 points, 6×8, race of 4, "
+            f"100 steps/frame, batch 1; {workers} server processes)",
+            f"{normal:.1f} frames/s normal",
+            "heavy: " + ", ".join(f"{r:.1f}" for r in heavy) + " frames/s", "≥ 20 frames/s")
+
+
+def _print_rows(load, rows):
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
           f"({os.cpu_count()} cores); end: {os.getloadavg()[0]:.2f}")
     print("| measurement | result | detail | target |")
     print("|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    return 0
 
 
 if __name__ == "__main__":

@@ -315,3 +315,9 @@ def test_host_ipv6_loopback_prints_a_working_bracketed_link():
     finally:
         code, _, err = _stop(proc)
     assert code == 0, err
+
+
+def test_max_per_client_must_be_positive(capsys):
+    pytest.importorskip("uvicorn")
+    assert main(["playground", "--no-browser", "--max-per-client", "0"]) == 2
+    assert "--max-per-client must be at least 1, got 0" in capsys.readouterr().err

@@ -49,7 +49,7 @@ def test_a_light_frame_is_not_cut_by_the_budget():
 
 
 def test_the_pool_serves_the_session_that_used_the_least_time_first():
-    from neuralab.playground.server import _FairShare
+    from neuralab.playground.guards import FairShare
 
     class Conn:
         def __init__(self, vtime):
@@ -58,7 +58,7 @@ def test_the_pool_serves_the_session_that_used_the_least_time_first():
     order = []
 
     async def scenario():
-        fair, pool = _FairShare(1), ThreadPoolExecutor(1)
+        fair, pool = FairShare(1), ThreadPoolExecutor(1)
         heavy, light = Conn(5.0), Conn(0.0)
         blocker = asyncio.create_task(fair.run(Conn(0.0), pool, time.sleep, 0.2))
         await asyncio.sleep(0.05)                           # the slot is taken: both wait
@@ -74,13 +74,13 @@ def test_the_pool_serves_the_session_that_used_the_least_time_first():
 
 
 def test_a_waiting_job_cancelled_hands_its_slot_on():
-    from neuralab.playground.server import _FairShare
+    from neuralab.playground.guards import FairShare
 
     class Conn:
         vtime = 0.0
 
     async def scenario():
-        fair, pool = _FairShare(1), ThreadPoolExecutor(1)
+        fair, pool = FairShare(1), ThreadPoolExecutor(1)
         first = asyncio.create_task(fair.run(Conn(), pool, time.sleep, 0.1))
         await asyncio.sleep(0.02)
         gone = asyncio.create_task(fair.run(Conn(), pool, time.sleep, 0))

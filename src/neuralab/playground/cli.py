@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--max-sessions", type=int, default=None,
                         help="most pages at once, per worker process (default 32)")
+    parser.add_argument("--max-per-client", type=int, default=None,
+                        help="most pages one address may hold, per worker process (default "
+                             "8); raise it when a class reaches the server through one "
+                             "address (a proxy, NAT)")
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes (default 1); for a classroom, the number of "
                              "cores: each page's session trains in one of them")
@@ -78,6 +82,12 @@ def main(argv=None) -> int:
     if args.port is not None and not 0 < args.port < 65536:
         print(f"neuralab: error: --port must be 1-65535, got {args.port}", file=sys.stderr)
         return 2
+    for option in ("max_sessions", "max_per_client"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            print(f"neuralab: error: --{option.replace('_', '-')} must be at least 1, got "
+                  f"{value}", file=sys.stderr)
+            return 2
     if not 1 <= args.workers <= 64:
         print(f"neuralab: error: --workers must be 1-64, got {args.workers}", file=sys.stderr)
         return 2
@@ -100,7 +110,9 @@ def _run(args) -> int:
 
     local = args.host in LOCAL
     token = None if local else secrets.token_urlsafe(24)
-    limits = {} if args.max_sessions is None else {"max_sessions": args.max_sessions}
+    limits = {key: value for key, value in (("max_sessions", args.max_sessions),
+                                            ("max_sessions_per_client", args.max_per_client))
+              if value is not None}
     try:      # with workers, this process only holds the port; each worker listens on it
         sock = _bind(args.host, args.port, listen=args.workers == 1,
                      reuse_port=args.workers > 1)

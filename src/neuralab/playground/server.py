@@ -17,10 +17,7 @@ frame in progress finishes in the pool and is dropped).
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import json
-import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +32,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import _config, export, frames, protocol
+from .guards import EveryResponse, FairShare, guarded_http, quiet_repeated_logs
 from .protocol import ProtocolError
 from .session import Session
 
@@ -49,27 +47,6 @@ EMBEDDERS = ("'self' http://localhost:* http://127.0.0.1:* https://localhost:* "
              "https://127.0.0.1:* vscode-webview:")
 
 
-class _EveryResponse:
-    """ASGI middleware: ``headers`` added to every HTTP response (pages, static files, errors),
-    e.g. ``Referrer-Policy: no-referrer``: a link followed from the page does not carry the
-    page's URL, token included, to another site."""
-
-    def __init__(self, app, headers: dict):
-        self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 class Playground:
     """What the server holds: live connections by session id, the token, the limits."""
 
@@ -78,7 +55,7 @@ class Playground:
         self.limits = {**protocol.LIMITS, **(limits or {})}
         self.connections: dict[str, _Connection] = {}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="playground")
-        self.fair = _FairShare(workers)
+        self.fair = FairShare(workers)
         self.embed = False              # may local pages (a notebook's) frame the page?
 
     def frame_budget(self) -> float:
@@ -90,48 +67,6 @@ class Playground:
     def token_ok(self, query) -> bool:
         return self.token is None or secrets.compare_digest(
             str(query.get("token", "")).encode(), self.token.encode())
-
-
-class _FairShare:
-    """The pool's time shared fairly between sessions (start-time fair queuing): at most
-    ``slots`` jobs run at once; when one ends, the waiting session that has used the least
-    pool time goes next. Each session's ``vtime`` grows by the seconds its jobs took, and a
-    session that was idle starts level with the others (no credit saved up), so a page with
-    light frames is served between every two heavy frames of the others."""
-
-    def __init__(self, slots: int):
-        self.free, self.waiting, self.clock = slots, [], 0.0
-        self.order = itertools.count()
-
-    async def run(self, conn, pool, fn, *args):
-        loop = asyncio.get_running_loop()
-        conn.vtime = max(conn.vtime, self.clock)
-        if self.free and not self.waiting:
-            self.free -= 1
-        else:
-            turn = loop.create_future()
-            heapq.heappush(self.waiting, (conn.vtime, next(self.order), turn))
-            try:
-                await turn                      # the slot is handed over
-            except asyncio.CancelledError:
-                if turn.done() and not turn.cancelled():
-                    self._release()             # handed over as we left: pass it on
-                raise
-        self.clock = max(self.clock, conn.vtime)
-        start = time.perf_counter()
-        try:
-            return await loop.run_in_executor(pool, fn, *args)
-        finally:
-            conn.vtime += time.perf_counter() - start
-            self._release()
-
-    def _release(self):
-        while self.waiting:
-            _, _, turn = heapq.heappop(self.waiting)
-            if not turn.done():
-                turn.set_result(None)
-                return
-        self.free += 1
 
 
 def _origin_ok(ws) -> bool:
@@ -158,7 +93,7 @@ class _Connection:
         self.tokens, self.refilled = float(self.limits["burst"]), time.monotonic()
         self.last_error, self.last_error_text = 0.0, None
         self.last_frame = 0.0
-        self.vtime = 0.0                    # pool seconds used (see _FairShare)
+        self.vtime = 0.0                    # pool seconds used (see guards.FairShare)
         self.client = None                  # the page's address (sessions per client)
 
     async def run(self, sid):
@@ -382,7 +317,7 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
         raise ValueError("only a local playground may be embedded in other pages")
     if not local and not token:
         raise ValueError("a playground reachable from other machines needs a token")
-    middleware = [Middleware(_EveryResponse, headers={"Referrer-Policy": "no-referrer"})]
+    middleware = [Middleware(EveryResponse, headers={"Referrer-Policy": "no-referrer"})]
     if local:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS))
     app = Starlette(routes=[
@@ -398,12 +333,19 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
 def uvicorn_config(app, **kwargs):
     """uvicorn's settings for the playground: wsproto WebSockets without compression (frames
     are already compact bytes), messages up to 4 MiB (larger ones close the connection; the
-    protocol's own limits answer smaller oversize messages with an error), quiet logs."""
+    protocol's own limits answer smaller oversize messages with an error), HTTP/1.1 with a
+    deadline for headers and a cap per address (:func:`~.guards.guarded_http`), idle
+    kept-alive connections closed after 5 s, quiet logs (a repeated error once per 10 s)."""
     import uvicorn
 
+    limits = app.state.playground.limits
     options = {"ws": "wsproto", "ws_per_message_deflate": False, "ws_max_size": 4 * 2**20,
-               "log_level": "warning", "timeout_graceful_shutdown": 2, **kwargs}
-    return uvicorn.Config(app, **options)
+               "http": guarded_http(limits["header_timeout"], limits["max_pending_per_client"]),
+               "timeout_keep_alive": 5, "log_level": "warning", "timeout_graceful_shutdown": 2,
+               **kwargs}
+    config = uvicorn.Config(app, **options)
+    quiet_repeated_logs()
+    return config
 
 
 def serve_in_thread(app, host: str = "127.0.0.1"):
