@@ -187,7 +187,7 @@ def lan_addresses(ipv6: bool = False) -> list[str]:
     for family in families:
         found += [a for a in [_route_address(family)] if a]
         try:
-            found += [info[4][0] for info in socket.getaddrinfo(
+            found += [str(info[4][0]) for info in socket.getaddrinfo(
                 socket.gethostname(), None, family, socket.SOCK_STREAM)]
         except (OSError, UnicodeError):
             pass
@@ -268,7 +268,7 @@ def _serve(sock, app, uvicorn_config) -> None:
     try:
         server.run(sockets=[sock])
     finally:
-        if previous is not None:
+        if hangup is not None and previous is not None:
             signal.signal(hangup, previous)
         app.state.playground.pool.shutdown(wait=False, cancel_futures=True)
 

@@ -26,7 +26,8 @@ class FairShare:
     light frames is served between every two heavy frames of the others."""
 
     def __init__(self, slots: int):
-        self.free, self.waiting, self.clock = slots, [], 0.0
+        self.free, self.clock = slots, 0.0
+        self.waiting: list = []             # heap of (vtime, arrival, future)
         self.order = itertools.count()
 
     async def run(self, conn, pool, fn, *args):
@@ -124,7 +125,6 @@ def guarded_http(header_timeout: float, max_pending: int):
             self._forget()
             super().connection_lost(exc)
 
-    GuardedH11.pending = pending
     return GuardedH11
 
 
