@@ -33,8 +33,8 @@ def test_a_heavy_frame_trains_within_its_budget_and_every_run_moves():
     steps0 = [r.step for r in s.runs]
     seconds = _training_seconds(s, budget=0.02)
     done = [r.step - k for r, k in zip(s.runs, steps0, strict=True)]
-    assert all(1 <= d < 100 for d in done), done          # each run its share, then it stops
-    # four shares of 5 ms, each overrun by one step (well under 5 ms) and a busy machine
+    assert 1 <= done[0] < 100 and done == [done[0]] * 4, done     # a race at equal steps
+    # the main run's share of 5 ms, then 3 runs of as many steps, plus a busy machine
     assert seconds < 0.1, seconds
     assert s.runs[0].steps_done == done[0]                  # the frame reports what was done
     unbounded = Session(HEAVY)

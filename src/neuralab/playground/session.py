@@ -318,16 +318,19 @@ class Session:
     def advance(self, steps: int | None = None, budget: float | None = None) -> int:
         """Train every run ``steps`` steps (default: the state's steps per frame).
 
-        ``budget``: at most that many seconds of training for this frame, shared equally by
-        the runs (a run stops when its share is spent, after one step at least): the server's
-        compute share per session, so that one heavy page cannot starve the others. The frame
-        reports the steps actually done.
+        ``budget``: about that many seconds of training at most for this frame (the server's
+        compute share per session, so that one heavy page cannot starve the others): the main
+        run (the first that has not diverged) trains for its share, ``budget / len(runs)``, one
+        step at least, and a race's other runs then take as many steps, so the race stays a
+        race at equal steps. Returns the steps taken; the frame reports them.
         """
         n = self.state["stepsPerFrame"] if steps is None else steps
-        share = None if budget is None else budget / len(self.runs)
+        timed = None if budget is None else budget / len(self.runs)
         for run in self.runs:
             if not run.diverged:
-                self._train_steps(run, n, share)
+                done = self._train_steps(run, n, timed)
+                if timed is not None and not run.diverged:
+                    n, timed = done, None           # the others: as many steps
             self._measure(run)
         if self.runs[0].diverged:
             self.playing = False
@@ -342,6 +345,7 @@ class Session:
         """
         train = run.train
         end = math.inf if seconds is None else time.perf_counter() + seconds
+        done = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
@@ -352,6 +356,7 @@ class Session:
                     break
                 run.grad_sq += train.guard.sq
                 run.steps_done += 1
+                done += 1
         if train.history.divergence is not None:
             run.diverged = True
             said = [str(w.message) for w in caught if "diverged" in str(w.message)]
@@ -360,6 +365,7 @@ class Session:
         # the page draws its own curves: the run's per-epoch history would only grow
         train.history.history.clear()
         train.history.epoch.clear()
+        return done
 
     def _measure(self, run):
         """Loss and accuracy of ``run`` on the training and test points (``nl.evaluate``)."""
