@@ -122,7 +122,7 @@ def _run(args) -> int:
         return 1
     port = sock.getsockname()[1]
     try:
-        url = _announce(args, port, token, local)
+        url = _announce(args, port, token)
         if not args.no_browser:
             threading.Thread(target=_open_when_listening, args=(sock, url),
                              daemon=True).start()
@@ -139,7 +139,7 @@ def _run(args) -> int:
     return 0
 
 
-def _announce(args, port, token, local) -> str:
+def _announce(args, port, token) -> str:
     """Print the link(s) to the page; returns the first (the one the browser opens)."""
     urls = links(args.host, port, token)
     print(f"neuralab playground: {urls[0]}", flush=True)
