@@ -146,7 +146,7 @@ VIEW_FIELDS = frozenset({"stepsPerFrame", "showTest", "discretize", "hide"})
 LIMITS = {"max_sessions": 32, "max_message": 16 * 1024, "max_upload": 256 * 1024,
           "max_upload_rows": 2000, "rate": 100.0, "burst": 200, "idle_timeout": 1800.0,
           "max_weight": 100.0, "newton_max_params": 300, "max_frames_in_flight": 2,
-          "max_fps": 60.0, "max_sessions_per_client": 8, "frame_budget": 0.06,
+          "max_fps": 60.0, "max_sessions_per_client": 8, "frame_budget": 0.04,
           "header_timeout": 10.0, "max_pending_per_client": 256}
 
 #: type -> {field: kind}; kinds: "int", "float", "str", "int?" (int or null), "state".
