@@ -13,6 +13,9 @@ Playwright) on this machine and measures, for a 2-8-8-8-1 tanh network on 500 po
 * N sessions driven by bare WebSocket clients (in a process of their own) that acknowledge
   every frame at once: what the server alone sustains when the pages run on other machines
   (a classroom);
+* a normal session (the network above) beside 4 heavy ones (8 classes, 2,000 points, 6×8
+  layers, a race of 4, 100 steps per frame at batch 1), bare clients: the normal one's frames/s
+  shows the compute share per session at work (``--only-heavy``: this alone, no browser);
 * the session alone, without server or browser: milliseconds per frame (training + drawing).
 
 Prints a Markdown table (paste it into BENCHMARKS.md under "Playground").
@@ -52,7 +55,8 @@ def _start_server(workers):
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "neuralab.cli", "playground", "--no-browser",
-                             "--workers", str(workers), "--max-sessions", "64"],
+                             "--workers", str(workers), "--max-sessions", "64",
+                             "--max-per-client", "64"],
                             stdout=subprocess.PIPE, text=True)
     url = proc.stdout.readline().split()[-1]
     port = int(url.rstrip("/").rsplit(":", 1)[1])
@@ -128,10 +132,20 @@ def _latency(page, trials=12):
     return statistics.median(out), max(out)
 
 
-def _raw_sessions(url, n, seconds):
+#: The heaviest page the protocol allows (issue 22): 8 classes, 2,000 points, 6×8 layers, a race
+#: of 4, 100 steps per frame at batch 1.
+HEAVY = {"problem": "multiclass", "dataset": "gaussians", "classes": 8, "points": 2000,
+         "hidden": [8] * 6, "stepsPerFrame": 100, "batchSize": 1,
+         "race": [{"optimizer": "momentum", "lr": 0.03}, {"optimizer": "adam", "lr": 0.01},
+                  {"optimizer": "rmsprop", "lr": 0.01}]}
+NORMAL = {"hidden": [8, 8, 8], "dataset": "circle"}
+
+
+def _raw_sessions(url, n, seconds, states=None):
     """Frames/s of each of ``n`` sessions driven by bare WebSocket clients that acknowledge
     every frame at once (no browser): what the server alone sustains for a classroom whose
-    pages run on the students' machines."""
+    pages run on the students' machines. ``states``: each client's settings (default: the
+    2-8-8-8-1 network on the circle)."""
     import json
     import selectors
     import socket
@@ -145,11 +159,13 @@ def _raw_sessions(url, n, seconds):
     port = urlsplit(url).port
     sel = selectors.DefaultSelector()
     clients = []
-    for _ in range(n):
+    states = states or [NORMAL] * n
+    for k in range(n):
         conn = WSConnection(ConnectionType.CLIENT)
         sock = socket.create_connection(("127.0.0.1", port))
         sock.sendall(conn.send(Request(host=f"127.0.0.1:{port}", target="/ws")))
-        client = {"conn": conn, "sock": sock, "frames": 0, "buf": bytearray()}
+        client = {"conn": conn, "sock": sock, "frames": 0, "buf": bytearray(),
+                  "state": states[k]}
         sel.register(sock, selectors.EVENT_READ, client)
         clients.append(client)
 
@@ -165,8 +181,7 @@ def _raw_sessions(url, n, seconds):
             client["conn"].receive_data(client["sock"].recv(1 << 20))
             for event in client["conn"].events():
                 if isinstance(event, AcceptConnection):
-                    say(client, {"type": "set", "state": {"hidden": [8, 8, 8],
-                                                          "dataset": "circle"}})
+                    say(client, {"type": "set", "state": client["state"]})
                     say(client, {"type": "play"})
                 elif isinstance(event, BytesMessage):
                     client["buf"] += event.data
@@ -183,13 +198,35 @@ def _raw_sessions(url, n, seconds):
     return rates
 
 
+def _beside_heavy(workers, seconds, heavy=4):
+    """Frames/s of a normal session beside ``heavy`` sessions at the heaviest settings, all
+    on ``neuralab playground --workers W`` (bare clients in a process of their own): the
+    compute share per session (``frame_budget``, fair queuing) keeps the normal one going."""
+    import multiprocessing
+
+    proc, url = _start_server(workers)
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            rates = pool.apply(_raw_sessions, (url, heavy + 1, seconds,
+                                               [NORMAL] + [HEAVY] * heavy))
+    finally:
+        _stop_server(proc)
+    return rates[0], rates[1:]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.playground")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--sessions", type=int, default=20, help="pages at once")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="server processes for the many-pages measurements (default: cores)")
+    parser.add_argument("--only-heavy", action="store_true",
+                        help="only the normal session beside 4 heavy ones (no browser)")
     args = parser.parse_args(argv)
+    if args.only_heavy:
+        load = os.getloadavg()
+        _print_rows(load, [_heavy_row(args.workers, args.seconds)])
+        return 0
     from playwright.sync_api import sync_playwright
 
     load = os.getloadavg()
@@ -254,24 +291,38 @@ def main(argv=None) -> int:
                          f"{rss1:.0f} MB", "≤ 20 MB"))
             browser.close()
         _stop_server(server_proc)
+        heavy = _heavy_row(args.workers, args.seconds)
         rates = bare
         rows.append((f"{args.sessions} sessions, bare WebSocket clients (no browser, "
                      f"{args.workers} server processes)",
                      f"{min(rates):.1f} frames/s slowest", f"{statistics.median(rates):.1f} "
                      f"median, {sum(rates):.0f} in all", "each ≥ 10 frames/s"))
+        rows.append(heavy)
     finally:
         server.should_exit = True
         thread.join(10)
     for spf, (ms, sps) in alone.items():
         rows.append((f"session alone, {spf} steps/frame", f"{ms:.2f} ms/frame",
                      f"{sps:,.0f} steps/s", "(no server, no browser)"))
+    _print_rows(load, rows)
+    return 0
+
+
+def _heavy_row(workers, seconds):
+    normal, heavy = _beside_heavy(workers, seconds)
+    return (f"a normal session beside 4 heavy ones (8 classes, 2,000 points, 6×8, race of 4, "
+            f"100 steps/frame, batch 1; {workers} server processes)",
+            f"{normal:.1f} frames/s normal",
+            "heavy: " + ", ".join(f"{r:.1f}" for r in heavy) + " frames/s", "≥ 20 frames/s")
+
+
+def _print_rows(load, rows):
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
           f"({os.cpu_count()} cores); end: {os.getloadavg()[0]:.2f}")
     print("| measurement | result | detail | target |")
     print("|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    return 0
 
 
 if __name__ == "__main__":

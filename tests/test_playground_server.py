@@ -322,3 +322,32 @@ def test_real_server_clients_vanishing_mid_frame_leave_nothing():
         server.should_exit = True
         thread.join(10)
     assert _live_sessions() == 0
+
+
+@pytest.mark.parametrize("message, field", [
+    ('{"type": "set", "state": {"lr": 1%s}}', "lr"),
+    ('{"type": "set", "state": {"race": [{"optimizer": "adam", "lr": 1%s}]}}', "race"),
+    ('{"type": "edit", "layer": 0, "i": 0, "j": 0, "value": -1%s}', "value"),
+])
+def test_an_integer_too_large_for_a_float_is_an_error_and_the_session_lives(message, field):
+    """10^309 written as digits overflows float(): an error naming the field, not a dropped
+    connection (the 4,300-digit cap of int() is JSON's own: "malformed JSON")."""
+    with _client() as client, _ws(client, "/ws") as ws:
+        _next_json(ws, "hello")
+        ws.send_text(message % ("0" * 309))
+        error = _next_json(ws, "error")
+        assert "too large for a float" in error["message"] and error["field"] == field
+        ws.send_text(json.dumps({"type": "set", "state": {"lr": 0.1}}))
+        assert _next_json(ws, "state")["state"]["lr"] == 0.1
+
+
+def test_every_response_says_no_referrer_and_ipv6_loopback_is_a_local_host():
+    with _client() as client:
+        for path, status in (("/", 200), ("/static/main.js", 200), ("/nothing", 404)):
+            response = client.get(path)
+            assert response.status_code == status
+            assert response.headers["referrer-policy"] == "no-referrer", path
+        assert client.get("/", headers={"host": "[::1]:8000"}).status_code == 200
+        assert client.get("/", headers={"host": "[::2]:8000"}).status_code == 400
+    with TestClient(create_app(token="s3cret", local=False), base_url=BASE) as client:
+        assert client.get("/").headers["referrer-policy"] == "no-referrer"      # the 403 too

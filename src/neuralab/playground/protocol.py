@@ -146,7 +146,8 @@ VIEW_FIELDS = frozenset({"stepsPerFrame", "showTest", "discretize", "hide"})
 LIMITS = {"max_sessions": 32, "max_message": 16 * 1024, "max_upload": 256 * 1024,
           "max_upload_rows": 2000, "rate": 100.0, "burst": 200, "idle_timeout": 1800.0,
           "max_weight": 100.0, "newton_max_params": 300, "max_frames_in_flight": 2,
-          "max_fps": 60.0}
+          "max_fps": 60.0, "max_sessions_per_client": 8, "frame_budget": 0.04,
+          "header_timeout": 10.0, "max_pending_per_client": 256}
 
 #: type -> {field: kind}; kinds: "int", "float", "str", "int?" (int or null), "state".
 MESSAGES = {
@@ -246,7 +247,11 @@ def _float(value, where, low, high, field=None):
     field = field or where.split(".")[-1]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ProtocolError(f"{where} must be a number, got {value!r}", field)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:           # an integer of 10^309 or more written as digits
+        raise ProtocolError(f"{where} must be a finite number between {low:g} and {high:g}, "
+                            "got an integer too large for a float", field) from None
     if not math.isfinite(value) or not low <= value <= high:
         raise ProtocolError(f"{where} must be a finite number between {low:g} and {high:g}, "
                             f"got {value!r}", field)

@@ -2,11 +2,12 @@
 
 * ``GET /`` the page, ``/static/...`` its modules (shipped in the wheel);
 * ``WS /ws`` one session per connection: JSON messages in (checked by
-  :mod:`~neuralab.playground.protocol`), JSON and binary frames out;
-* ``GET /export/{session}/{kind}`` downloads (model, data, toml, python).
+  :mod:`~neuralab.playground.protocol`), JSON and binary frames out, exports (model, data,
+  toml, python) included: there is no download URL, so any worker process serves its page.
 
 Safety (as Jupyter Server does it): bound to 127.0.0.1 with the ``Host`` header checked
-(no DNS rebinding); on another host a token is required in every URL; the WebSocket's
+(no DNS rebinding); on another host a token is required in every URL, and no response lets
+the browser pass that URL on (``Referrer-Policy: no-referrer``); the WebSocket's
 ``Origin`` must be the page's own; every message is checked, rate-limited and size-limited;
 sessions are capped in number and reaped when idle. Training runs in a small thread pool so
 that the event loop keeps answering; a client that leaves mid-frame leaves nothing behind (the
@@ -31,11 +32,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import _config, export, frames, protocol
+from .guards import EveryResponse, FairShare, guarded_http, quiet_repeated_logs
 from .protocol import ProtocolError
 from .session import Session
 
 STATIC = Path(__file__).parent / "static"
-LOCAL_HOSTS = ["localhost", "127.0.0.1"]
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]     # Host header values, port aside
 _HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'",
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
@@ -53,7 +55,14 @@ class Playground:
         self.limits = {**protocol.LIMITS, **(limits or {})}
         self.connections: dict[str, _Connection] = {}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="playground")
+        self.fair = FairShare(workers)
         self.embed = False              # may local pages (a notebook's) frame the page?
+
+    def frame_budget(self) -> float:
+        """Seconds of training a frame may take: ``frame_budget`` shared by the sessions
+        that are training now (alone, a session has it all)."""
+        busy = sum(1 for c in self.connections.values() if c.session.playing or c.steps)
+        return self.limits["frame_budget"] / max(1, busy)
 
     def token_ok(self, query) -> bool:
         return self.token is None or secrets.compare_digest(
@@ -84,6 +93,8 @@ class _Connection:
         self.tokens, self.refilled = float(self.limits["burst"]), time.monotonic()
         self.last_error, self.last_error_text = 0.0, None
         self.last_frame = 0.0
+        self.vtime = 0.0                    # pool seconds used (see guards.FairShare)
+        self.client = None                  # the page's address (sessions per client)
 
     async def run(self, sid):
         await self.send_json({"type": "hello", "version": protocol.VERSION, "session": sid,
@@ -191,7 +202,7 @@ class _Connection:
         self.wake.set()
 
     async def _in_pool(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.pg.pool, fn, *args)
+        return await self.pg.fair.run(self, self.pg.pool, fn, *args)
 
     async def _writer(self):
         while True:
@@ -236,13 +247,14 @@ class _Connection:
             self.steps = max(0, self.steps - 1)
             self.dirty.discard("frame")
             self.last_frame = time.monotonic()      # frames start at most max_fps a second
-            out.append(await self._in_pool(_advance_and_draw, s, steps))
+            out.append(await self._in_pool(_advance_and_draw, s, steps,
+                                           self.pg.frame_budget()))
             return out
 
 
-def _advance_and_draw(session, steps):
+def _advance_and_draw(session, steps, budget):
     if steps:
-        session.advance()
+        session.advance(budget=budget)
     return session.frame()
 
 
@@ -259,14 +271,23 @@ async def _socket(ws):
         await ws.close(code=1008)          # policy violation: no session for this page
         return
     await ws.accept()
+    client = ws.client.host if ws.client else None
+    mine = sum(1 for c in pg.connections.values() if c.client == client)
+    refusal = None
     if len(pg.connections) >= pg.limits["max_sessions"]:
-        await ws.send_text(json.dumps({"type": "error", "message": "the playground has "
-                                       f"{pg.limits['max_sessions']} sessions open, its "
-                                       "limit; close a tab or try again later"}))
-        await ws.close(code=1013)
+        refusal = (f"the playground has {pg.limits['max_sessions']} sessions open, its limit; "
+                   "close a tab or try again later")
+    elif mine >= pg.limits["max_sessions_per_client"]:
+        refusal = (f"this address has {mine} sessions open, the most one machine may hold "
+                   f"(max_sessions_per_client = {pg.limits['max_sessions_per_client']}); "
+                   "close one of its tabs")
+    if refusal:
+        await ws.send_text(json.dumps({"type": "error", "message": refusal}))
+        await ws.close(code=1013, reason=refusal[:120])     # close reasons: ≤ 123 bytes
         return
     sid = secrets.token_urlsafe(16)
     conn = _Connection(ws, Session(limits=pg.limits), pg)
+    conn.client = client
     pg.connections[sid] = conn
     try:
         await conn.run(sid)
@@ -296,7 +317,9 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
         raise ValueError("only a local playground may be embedded in other pages")
     if not local and not token:
         raise ValueError("a playground reachable from other machines needs a token")
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)] if local else []
+    middleware = [Middleware(EveryResponse, headers={"Referrer-Policy": "no-referrer"})]
+    if local:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS))
     app = Starlette(routes=[
         Route("/", _index),
         WebSocketRoute("/ws", _socket),
@@ -310,12 +333,19 @@ def create_app(token: str | None = None, local: bool = True, limits: dict | None
 def uvicorn_config(app, **kwargs):
     """uvicorn's settings for the playground: wsproto WebSockets without compression (frames
     are already compact bytes), messages up to 4 MiB (larger ones close the connection; the
-    protocol's own limits answer smaller oversize messages with an error), quiet logs."""
+    protocol's own limits answer smaller oversize messages with an error), HTTP/1.1 with a
+    deadline for headers and a cap per address (:func:`~.guards.guarded_http`), idle
+    kept-alive connections closed after 5 s, quiet logs (a repeated error once per 10 s)."""
     import uvicorn
 
+    limits = app.state.playground.limits
     options = {"ws": "wsproto", "ws_per_message_deflate": False, "ws_max_size": 4 * 2**20,
-               "log_level": "warning", "timeout_graceful_shutdown": 2, **kwargs}
-    return uvicorn.Config(app, **options)
+               "http": guarded_http(limits["header_timeout"], limits["max_pending_per_client"]),
+               "timeout_keep_alive": 5, "log_level": "warning", "timeout_graceful_shutdown": 2,
+               **kwargs}
+    config = uvicorn.Config(app, **options)
+    quiet_repeated_logs()
+    return config
 
 
 def serve_in_thread(app, host: str = "127.0.0.1"):

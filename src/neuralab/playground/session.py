@@ -16,6 +16,7 @@ come from ``nl.regularizers``. A run with constant settings therefore ends with 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 
 import numpy as np
@@ -315,32 +316,48 @@ class Session:
             raise
 
     # ------------------------------------------------------------------ training
-    def advance(self, steps: int | None = None) -> int:
-        """Train every run ``steps`` steps (default: the state's steps per frame)."""
+    def advance(self, steps: int | None = None, budget: float | None = None) -> int:
+        """Train every run ``steps`` steps (default: the state's steps per frame).
+
+        ``budget``: about that many seconds of training at most for this frame (the server's
+        compute share per session, so that one heavy page cannot starve the others): the main
+        run (the first that has not diverged) trains for its share, ``budget / len(runs)``, one
+        step at least, and a race's other runs then take as many steps, so the race stays a
+        race at equal steps. Returns the steps taken; the frame reports them.
+        """
         n = self.state["stepsPerFrame"] if steps is None else steps
+        timed = None if budget is None else budget / len(self.runs)
         for run in self.runs:
             if not run.diverged:
-                self._train_steps(run, n)
+                done = self._train_steps(run, n, timed)
+                if timed is not None and not run.diverged:
+                    n, timed = done, None           # the others: as many steps
             self._measure(run)
         if self.runs[0].diverged:
             self.playing = False
         return n
 
-    def _train_steps(self, run, n):
-        """``n`` steps of the run's ``nl.train.training_loop`` (the loop ``nl.fit`` runs).
+    def _train_steps(self, run, n, seconds=None):
+        """``n`` steps of the run's ``nl.train.training_loop`` (the loop ``nl.fit`` runs), fewer
+        if ``seconds`` of training are spent first.
 
         A NaN or inf stops the run with θ at its last finite value (the guard's
         ``on_divergence="stop"``), and the page says so.
         """
         train = run.train
+        end = math.inf if seconds is None else time.perf_counter() + seconds
+        done = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            for _ in range(n):
+            for k in range(n):
+                if k and time.perf_counter() > end:
+                    break
                 if next(run.loop, None) is None:
                     break
                 run.grad_sq += train.guard.sq
                 run.steps_done += 1
+                done += 1
         if train.history.divergence is not None:
             run.diverged = True
             said = [str(w.message) for w in caught if "diverged" in str(w.message)]
@@ -349,6 +366,7 @@ class Session:
         # the page draws its own curves: the run's per-epoch history would only grow
         train.history.history.clear()
         train.history.epoch.clear()
+        return done
 
     def _measure(self, run):
         """Loss and accuracy of ``run`` on the training and test points (``nl.evaluate``)."""
