@@ -99,8 +99,9 @@ lands, the design contract is summarized in the [README](index.md) and the
 
 #: Where the site serves MathJax from (mkdocs.yml's extra_javascript names the script).
 MATHJAX_DIR = "javascripts/mathjax"
-#: What of MathJax's ``es5`` folder the site ships: the TeX+MathML→HTML component, its fonts,
-#: the TeX extensions it loads on demand, and the accessibility parts its menu can turn on.
+#: What of MathJax's ``es5`` folder the site ships: the TeX→HTML component (the pages' math is
+#: all TeX), its fonts, the TeX extensions it loads on demand, and the accessibility parts its
+#: menu can turn on.
 _MATHJAX_PARTS = ["tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions",
                   "a11y", "ui", "sre"]
 
