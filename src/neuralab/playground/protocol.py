@@ -273,9 +273,35 @@ def check_changes(changes: dict, current: dict) -> dict:
     return new
 
 
+def valid_changes(changes) -> tuple[dict, list[tuple[str, str]]]:
+    """``changes`` split into the fields that pass :func:`check_value` alone and
+    ``[(field, reason), ...]`` for the others; unknown names in ``hide`` are dropped (and
+    reported), the known ones kept."""
+    if not isinstance(changes, dict):
+        raise ProtocolError("state must be an object of fields")
+    good, bad = {}, []
+    for key, value in changes.items():
+        if key == "hide" and isinstance(value, list):
+            unknown = [v for v in value if v not in HIDEABLE]
+            if unknown:
+                bad.append((key, f"hide: {', '.join(map(repr, unknown))} not known; choose "
+                                 f"among {', '.join(HIDEABLE)}"))
+                value = [v for v in value if v in HIDEABLE]
+        try:
+            if key not in STATE:
+                raise ProtocolError(f"unknown state field {key!r}", key)
+            good[key] = check_value(key, value)
+        except ProtocolError as exc:
+            bad.append((key, str(exc)))
+    return good, bad
+
+
 def check_value(key: str, value):
     """One state field's value, checked and normalized (e.g. ``"0.03"`` is not a number)."""
     kind, _, allowed = STATE[key]
+    if value is None and kind in ("int", "float"):       # an empty box on the page
+        raise ProtocolError(f"{key} is empty; enter a number between {allowed[0]:g} and "
+                            f"{allowed[1]:g}", key)
     if kind == "choice":
         if not isinstance(value, str) or value not in allowed:
             raise ProtocolError(f"{key} must be one of {', '.join(allowed)}; got {value!r}", key)

@@ -213,7 +213,18 @@ class Session:
 
     # ------------------------------------------------------------------ controls
     def update(self, changes: dict) -> None:
-        """Apply checked state ``changes``: new data, a new network, or live settings."""
+        """Apply checked state ``changes``: new data, a new network, or live settings.
+
+        Several fields at once (a link, a preset) with some bad ones: the valid ones are
+        applied and the bad ones named in a notice (a link with one typo still sets up the
+        rest); a single bad field, or only bad ones, is refused with a :class:`ProtocolError`.
+        """
+        changes, refused = protocol.valid_changes(changes)
+        if refused and not changes:
+            raise ProtocolError(refused[0][1], refused[0][0])
+        if refused:
+            self.notices.append("not applied: " + "; ".join(msg for _, msg in refused)
+                                + " (the other settings were applied)")
         new = protocol.check_changes(changes, self.state)
         if new["dataset"] == "upload" and "problem" in changes and "dataset" not in changes \
                 and new["problem"] != self.state["problem"]:
@@ -248,7 +259,7 @@ class Session:
         if keys & {"optimizer", "beta", "rho", "beta1", "beta2", "eps", "weightDecay",
                    "damping"}:
             run.optimizer = _config.optimizer(s, s["optimizer"], s["lr"], limit)
-            run.name = f"{s['optimizer']} {s['lr']:g} (main)"
+        run.name = f"{s['optimizer']} {s['lr']:g} (main)"      # a divergence note names it
         run.optimizer.lr = s["lr"]
         for r, extra in zip(self.runs, [{"lr": s["lr"]}] + s["race"], strict=True):
             r.schedule = _config.schedule(s, extra["lr"])
