@@ -300,8 +300,10 @@ def check_value(key: str, value):
     """One state field's value, checked and normalized (e.g. ``"0.03"`` is not a number)."""
     kind, _, allowed = STATE[key]
     if value is None and kind in ("int", "float"):       # an empty box on the page
-        raise ProtocolError(f"{key} is empty; enter a number between {allowed[0]:g} and "
-                            f"{allowed[1]:g}", key)
+        what, (lo, hi) = ("an integer", allowed) if kind == "int" else ("a number", map(
+            "{:g}".format, allowed))
+        raise ProtocolError(f"{key} must be {what} between {lo} and {hi}; the box is empty",
+                            key)
     if kind == "choice":
         if not isinstance(value, str) or value not in allowed:
             raise ProtocolError(f"{key} must be one of {', '.join(allowed)}; got {value!r}", key)

@@ -19,19 +19,24 @@ const view = {hello: null, points: null, domain: [-6, 6], inputs: null, shape: n
   pending: null, lastStep: -1, classroom: false, playing: false, frames: 0};
 const charts = {loss: new LineChart($("loss-chart")), grad: new LineChart($("grad-chart"), {log: true}),
   race: new LineChart($("race-chart")), lr: new LineChart($("lr-chart"))};
-window.playground = view;   // for tests and the curious: frames drawn, last scalars
+view.charts = charts;
+window.playground = view;   // for tests and the curious: frames drawn, last scalars, charts
 
-let controls = null;
-const net = new NetworkView($("network"), {
-  onFocus: (layer, i) => send({type: "focus", layer, i}),
-  onEdit: (layer, i, j, value) => send({type: "edit", layer, i, j, value}),
-  onNeurons: (k, sign) => {
-    const hidden = [...state.hidden];
-    hidden[k] = hidden[k] + sign;
-    change({hidden});
-  },
-  tooltip: $("tooltip"), editor: $("weight-editor"),
-});
+let controls = null, net = null;
+function makeNetworkView(fields) {
+  return new NetworkView($("network"), {
+    onFocus: (layer, i) => send({type: "focus", layer, i}),
+    onEdit: (layer, i, j, value) => send({type: "edit", layer, i, j, value}),
+    onNeurons: (k, sign) => {
+      const hidden = [...state.hidden];
+      hidden[k] = hidden[k] + sign;
+      change({hidden});
+    },
+    onFeatures: (features) => change({features}),
+    tooltip: $("tooltip"), editor: $("weight-editor"),
+    allFeatures: fields.features[2], maxNeurons: fields.hidden[2][1],
+  });
+}
 
 // Change messages sent; frames made before the server handled them are stale: acknowledged
 // but not drawn, so a change shows in the first frame that has it (a few skipped at most).
@@ -53,15 +58,22 @@ function showError(text) {
   showError.timer = setTimeout(() => $("errors").replaceChildren(), 8000);
 }
 
+// A notice stays until the user closes it or the next change of the setup (it is about the
+// setup it came with: a new state message clears it; the notices of that change follow it).
 function showNotice(text) {
   const p = document.createElement("p");
-  p.textContent = text;
-  $("notices").replaceChildren(p);
+  const close = document.createElement("button");
+  close.type = "button"; close.textContent = "×"; close.setAttribute("aria-label", "Close the notice");
+  close.addEventListener("click", () => p.remove());
+  p.append(text, close);
+  $("notices").append(p);
+  while ($("notices").children.length > 3) $("notices").firstChild.remove();
 }
 
 function accept(s) {
   Object.assign(state, s);
-  controls.update(state, view.hello.datasets);
+  $("notices").replaceChildren();
+  controls.update(state, view.hello.datasets, state.dataset === "upload" ? view.points : null);
   if (!view.classroom) document.querySelectorAll(".classroom-hidden").forEach((el) => el.classList.remove("classroom-hidden"));
   saveToUrl();
   $("classroom-link").href = location.href;
@@ -80,7 +92,7 @@ ws.addEventListener("message", (event) => {
   const msg = JSON.parse(event.data);
   if (msg.type === "hello") onHello(msg);
   else if (msg.type === "state") { accept(msg.state); setPlaying(msg.playing); }
-  else if (msg.type === "error") showError(msg.message);
+  else if (msg.type === "error") { showError(msg.message); drawSkipped(); }
   else if (msg.type === "notice") showNotice(msg.message);
 });
 
@@ -88,6 +100,7 @@ function onHello(msg) {
   view.hello = msg;
   init(msg.fields, msg.state);
   controls = new Controls(msg.fields, change);
+  net = makeNetworkView(msg.fields);
   for (const [name, preset] of Object.entries(msg.presets)) $("preset").add(new Option(preset.title, name));
   const fromUrl = fromHash(location.hash);
   view.classroom = (fromUrl.hide || []).length > 0;
@@ -111,6 +124,9 @@ function onBinary(buffer) {
     view.inputs = s.get(SECTION.INPUTS);
     view.shape = Array.from(s.get(SECTION.SHAPE)); view.features = [...state.features];
     net.build(view.shape, view.features);
+    controls.visibility(state);
+    drawTicks();
+    if (state.dataset === "upload") controls.update(state, view.hello.datasets, view.points);
     charts.loss.reset(["train", "test"]); charts.grad.reset(view.shape.slice(1).map((_, k) => `layer ${k + 1}`));
     charts.race.reset([]); view.lastStep = -1;
     const params = view.shape.slice(1).reduce((sum, n, k) => sum + n * (view.shape[k] + 1), 0);
@@ -127,17 +143,26 @@ function onBinary(buffer) {
 
 function fmt(v, digits = 3) { return Number.isFinite(v) ? v.toFixed(digits) : "–"; }
 
-function draw() {
+// A refused change makes no newer frame: the frame skipped while waiting for it is drawn.
+function drawSkipped() {
+  if (!view.skipped) return;
+  view.pending = view.skipped;
+  draw(true);
+}
+
+function draw(force = false) {
   const message = view.pending;
   if (!message || !view.hello) return;
   const s = message.sections;
   const names = view.hello.scalars, values = s.get(SECTION.SCALARS);
   const sc = Object.fromEntries(names.map((n, k) => [n, values[k]]));
-  if (sc.changes < changesSent && staleSkipped < 4) {
+  if (sc.changes < changesSent && staleSkipped < 4 && !force) {
     staleSkipped++;
+    view.skipped = message;
     send({type: "ack", seq: message.seq});
     return;
   }
+  view.skipped = null;
   if (sc.changes < changesSent) changesSent = sc.changes;   // a dropped message: resync
   staleSkipped = 0;
   view.scalars = sc;
@@ -148,8 +173,11 @@ function draw() {
   $("test-acc").textContent = Number.isFinite(sc.test_accuracy) ? `${(100 * sc.test_accuracy).toFixed(1)}%` : "–";
   $("dead-relu").textContent = Number.isFinite(sc.dead_relu) ? `${(100 * sc.dead_relu).toFixed(0)}%` : "– (no ReLU)";
   setPlaying(sc.playing > 0.5);
+  $("play-cue").classList.toggle("gone", sc.step > 0 || sc.playing > 0.5);
   const shape = Array.from(s.get(SECTION.SHAPE));
-  if (!view.shape || shape.join() !== view.shape.join()) { view.shape = shape; net.build(shape, state.features); }
+  if (!view.shape || shape.join() !== view.shape.join() || state.features.join() !== net.features.join()) {
+    view.shape = shape; net.build(shape, state.features); controls.visibility(state);
+  }
   if (sc.step !== view.lastStep) {
     if (sc.step < view.lastStep) { charts.loss.reset(["train", "test"]); charts.race.reset([]); }
     view.lastStep = sc.step;
@@ -159,23 +187,64 @@ function draw() {
     if (race) {
       const runs = race.length / 4;
       if (charts.race.series.length !== runs) {
-        charts.race.reset([`main: ${state.optimizer} ${state.lr}`, ...state.race.map((r) => `${r.optimizer} ${r.lr}`)]);
+        charts.race.reset(raceNames());
       }
       charts.race.push(Array.from({length: runs}, (_, k) => race[k * 4 + 1])); charts.race.draw();
     }
   }
-  const out = $("heatmap");
-  paint(out, s.get(SECTION.OUTPUT), 100, {discretize: state.discretize, classes: s.get(SECTION.CLASSES) || null});
+  // the main heatmap: the output, or the neuron under the pointer (pale: the points stay readable)
+  const out = $("heatmap"), focus = s.get(SECTION.FOCUS);
+  if (focus) paint(out, focus, 100, {alpha: 160});
+  else paint(out, s.get(SECTION.OUTPUT), 100, {discretize: state.discretize, classes: s.get(SECTION.CLASSES) || null, alpha: 160});
   drawPoints(out, view.points, view.domain, {showTest: state.showTest, task: taskOf(state)});
-  const focus = s.get(SECTION.FOCUS);
-  $("focus").classList.toggle("off", !focus);
-  if (focus) paint($("focus"), focus, 100);
+  $("heatmap-caption").textContent = focus && sc.focus_layer >= 0
+    ? (sc.focus_layer === 0 ? `input ${state.features[sc.focus_i]} (hover)` : sc.focus_layer === view.shape.length - 1 ? "the output" : `neuron ${sc.focus_i + 1} of layer ${sc.focus_layer} (hover)`)
+    : "the network's output";
   net.update(s.get(SECTION.WEIGHTS), s.get(SECTION.NEURONS), view.inputs, s.get(SECTION.OUTPUT));
   view.frames++;
   send({type: "ack", seq: message.seq});
 }
 
 function taskOf(s) { return s.problem === "classification" ? "binary" : s.problem; }
+
+// The race's names; racers with the same settings get "(same as ...)": their curves coincide
+// (drawn dashed over each other: both stay visible).
+function raceNames() {
+  const runs = [{optimizer: state.optimizer, lr: state.lr}, ...state.race];
+  return runs.map((r, k) => {
+    const name = `${k ? `racer ${k + 1}` : "main"}: ${r.optimizer} ${r.lr}`;
+    const twin = runs.findIndex((o) => o.optimizer === r.optimizer && o.lr === r.lr);
+    return twin < k ? `${name} (= ${twin ? `racer ${twin + 1}` : "main"})` : name;
+  });
+}
+
+// The heatmap's axes: ticks of the domain (−6…6 for the built-in sets).
+function drawTicks() {
+  const [lo, hi] = view.domain, step = (hi - lo) > 8 ? 2 : (hi - lo) > 4 ? 1 : 0.5;
+  const xs = [], ys = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) {
+    const f = (v - lo) / (hi - lo);
+    const text = Number(v.toFixed(2)).toString().replace("-", "−");
+    const x = document.createElement("span"); x.textContent = text; x.style.left = `${100 * f}%`; xs.push(x);
+    const y = document.createElement("span"); y.textContent = text; y.style.top = `${100 * (1 - f)}%`; ys.push(y);
+  }
+  $("xticks").replaceChildren(...xs); $("yticks").replaceChildren(...ys);
+  const task = taskOf(state);
+  $("legend-text").textContent = task === "regression" ? "colour: the predicted value (−1 orange … +1 blue); dots: the data"
+    : task === "multiclass" ? "colour: the predicted class, paler where the network is unsure; dots: the data"
+      : "colour: the output (orange class 0, blue class 1), paler where unsure; dots: the data";
+}
+
+// The drawing fills its panel: a new width lays it out again.
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (!net || !view.shape) return;
+    net.build(view.shape, state.features); controls.visibility(state);
+    if (view.pending) draw(true);
+  }, 150);
+});
 
 // Exports come back over the WebSocket (any worker process holding this page's session can
 // answer) as a file: saved through a temporary link to its bytes.
@@ -199,7 +268,7 @@ $("play").addEventListener("click", () => send({type: view.playing ? "pause" : "
 $("step").addEventListener("click", () => send({type: "step"}));
 $("reset").addEventListener("click", () => send({type: "reset"}));
 $("regenerate").addEventListener("click", () => send({type: "regenerate"}));
-$("add-layer").addEventListener("click", () => { if (state.hidden.length < 6) change({hidden: [...state.hidden, 2]}); else showError("at most 6 hidden layers"); });
+$("add-layer").addEventListener("click", () => change({hidden: [...state.hidden, 2]}));
 $("remove-layer").addEventListener("click", () => change({hidden: state.hidden.slice(0, -1)}));
 $("add-racer").addEventListener("click", () => change({race: [...state.race, {optimizer: "adam", lr: 0.01}]}));
 $("preset").addEventListener("change", () => {
@@ -219,5 +288,5 @@ $("upload").addEventListener("change", async () => {
 });
 document.addEventListener("click", (e) => {
   const editor = $("weight-editor");
-  if (!editor.hidden && !editor.contains(e.target) && e.target.tagName !== "line" && !e.target.classList.contains("node")) editor.hidden = true;
+  if (!editor.hidden && !editor.contains(e.target) && e.target.tagName !== "path" && !e.target.classList.contains("bias") && !e.target.classList.contains("node")) editor.hidden = true;
 });
