@@ -146,7 +146,10 @@ export class NetworkView {
     const last = this.shape.length - 1;
     const span = document.createElement("span");
     span.className = "layer-label";
-    span.textContent = c === 0 ? "inputs" : c === last ? "output" : `layer ${c}: ${this.shape[c]}`;
+    const short = this.layoutInfo.spacing < 70;       // a narrow panel: the short form
+    span.textContent = c === 0 ? (short ? "in" : "inputs") : c === last ? (short ? "out" : "output")
+      : short ? `${this.shape[c]}` : `layer ${c}: ${this.shape[c]}`;
+    span.title = c === 0 ? "inputs" : c === last ? "output" : `layer ${c}: ${this.shape[c]} neurons`;
     span.style.left = `${x - 40}px`; span.style.width = "80px"; span.style.top = "30px";
     this.root.appendChild(span);
   }
