@@ -409,3 +409,48 @@ def test_the_divergence_note_names_the_run_s_current_rate():
     for _ in range(10):
         s.advance()
     assert any(n.startswith("sgd 5 (main)") and "diverged" in n for n in s.notices)
+
+
+@pytest.mark.parametrize("state", [
+    {"dataset": "xor", "hidden": [4, 3], "activation": "tanh"},
+    {"problem": "regression", "hidden": [5], "activation": "relu", "lr": 0.001,
+     "features": ["x1", "x2", "x1*x2"]},
+    {"problem": "multiclass", "classes": 4, "hidden": [6, 2], "activation": "sigmoid"},
+    {"dataset": "circle", "hidden": [], "batchSize": 1}])
+def test_backprop_step_by_step_numbers_are_the_library_s(state):
+    import json
+
+    from neuralab.playground import backprop
+
+    s = Session({"batchSize": 7, "lr": 0.1, **state})
+    s.advance(30)
+    example = 11
+    out = json.loads(export.export(s, f"backprop:{example}")[0])
+    assert out == json.loads(backprop.step_json(s, example))
+    idx = out["batch"]
+    assert idx[0] == example and out["m"] == len(idx) == s.state["batchSize"]
+    # forward: Z = W A + b layer by layer, the output equal to model.forward's
+    a = np.array(out["layers"][0]["a_prev"])
+    assert np.array_equal(a, s.model.preprocessing[0].transform(s.X[example:example + 1])[0])
+    for layer in out["layers"]:
+        W, b = np.array(layer["W"]), np.array(layer["b"])
+        assert np.allclose(np.array(layer["z"]), W @ a + b, rtol=1e-12, atol=1e-12)
+        a = np.array(layer["a"])
+    assert np.allclose(a, s.model.forward(s.X[example:example + 1])[0], rtol=1e-12, atol=0)
+    # backward: dW, db of every layer equal to loss_and_grad's gradient on the same batch
+    twin = nl.Sequential(_config.layers(s.state, s.X_in.shape[1], s.n_out, s.task),
+                         seed=0, dtype="float64")
+    twin.params = s.model.params.copy()
+    Y = s.loss.prepare_targets(s.y[idx], s.n_out, len(idx), twin.dtype)
+    J = twin.loss_and_grad(s.X_in[idx].T, Y, s.loss)
+    assert out["loss"] == pytest.approx(J, rel=1e-12)
+    flat = np.concatenate([np.r_[np.ravel(layer["dW"]), layer["db"]] for layer in out["layers"]])
+    assert np.allclose(flat, twin.grads, rtol=1e-10, atol=1e-14)
+    # dA_prev = Wᵀ dZ, and the update is θ − α∇θ
+    for layer in out["layers"][1:]:
+        assert np.allclose(layer["da_prev"], np.array(layer["W"]).T @ np.array(layer["dz"]))
+    first = out["layers"][0]
+    assert np.allclose(first["W_new"], np.array(first["W"]) - out["lr"] * np.array(first["dW"]))
+    assert out["lr"] == s.state["lr"]
+    with pytest.raises(ProtocolError, match="between 0 and"):
+        export.export(s, f"backprop:{len(s.y)}")

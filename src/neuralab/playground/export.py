@@ -234,9 +234,18 @@ def python_snippet(session) -> str:
 
 def export(session, kind: str) -> tuple[bytes, str, str]:
     """``(content, file name, media type)`` of download ``kind`` (a key of :data:`KINDS`)."""
+    if kind.startswith("backprop:"):       # the step-by-step view's numbers (shown, not saved)
+        from . import backprop
+
+        example = kind.partition(":")[2]
+        if not example.isdigit():
+            raise protocol.ProtocolError(f"export {kind!r}: backprop:<example> takes the number "
+                                         "of a training point, e.g. backprop:0", "kind")
+        return backprop.step_json(session, int(example)).encode(), "backprop.json", \
+            "application/json"
     if kind not in KINDS:
         raise protocol.ProtocolError(f"unknown export {kind!r}; choose one of "
-                                     f"{', '.join(KINDS)}", "kind")
+                                     f"{', '.join(KINDS)} (or backprop:<example>)", "kind")
     make = {"model": model_bytes, "data": data_csv, "toml": train_toml,
             "python": python_snippet}[kind]
     content = make(session)
