@@ -595,3 +595,34 @@ def test_a_ten_digit_seed_fits_its_box(page):
         const inner = e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
         return inner - 20 - ctx.measureText(e.value).width; }""")
     assert room >= 0
+
+
+def test_backprop_step_by_step_shows_the_library_s_numbers_on_the_drawing(page):
+    from neuralab.playground import backprop
+    from neuralab.playground.session import Session
+
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function("() => window.playground.scalars.step > 0")
+    page.get_by_text("Backprop, step by step").click()
+    _ctl(page, "Example").fill("3")
+    page.get_by_role("button", name="Start").click()
+    page.locator("#bp-title").get_by_text("The mini-batch").wait_for()
+    next_ = page.get_by_role("button", name="Next stage")
+    next_.click()
+    page.locator("#bp-title").get_by_text("Forward, layer 1").wait_for()
+    text = page.locator("#bp-text").text_content()
+    assert text.startswith("Z[1] = W[1] A[0] + b[1] = [") and "tanh(Z[1])" in text
+    labels = page.locator("#network .bp-value").all_text_contents()
+    # the numbers of the same session on the server side: the library's, at the same step
+    assert _scalar(page, "step") == 25
+    s = Session()
+    s.advance(25)
+    layer = backprop.step(s, 3)["layers"][0]
+    assert labels == [f"z={z:.3f} a={a:.3f}" for z, a in zip(layer["z"], layer["a"], strict=True)]
+    while not page.get_by_role("button", name="Next stage").is_disabled():
+        next_.click()
+    assert page.locator("#bp-title").text_content().endswith("The update")
+    assert "W[l] ← W[l] − α dW[l]" in page.locator("#bp-text").text_content()
+    page.get_by_role("button", name="Previous stage").click()
+    page.locator("#bp-title").get_by_text("Backward, layer 1").wait_for()
+    assert "dW[1] = dZ[1] A[0]ᵀ / m" in page.locator("#bp-text").text_content()

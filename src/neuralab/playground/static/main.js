@@ -8,6 +8,7 @@ import {paint, drawPoints} from "./heatmap.js";
 import {NetworkView} from "./network.js";
 import {LineChart} from "./linechart.js";
 import {Controls} from "./controls.js";
+import {stages as backpropStages} from "./backprop.js";
 
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token");
@@ -124,6 +125,7 @@ function onBinary(buffer) {
     view.inputs = s.get(SECTION.INPUTS);
     view.shape = Array.from(s.get(SECTION.SHAPE)); view.features = [...state.features];
     net.build(view.shape, view.features);
+    stopBackprop();
     controls.visibility(state);
     drawTicks();
     if (state.dataset === "upload") controls.update(state, view.hello.datasets, view.points);
@@ -132,7 +134,9 @@ function onBinary(buffer) {
     const params = view.shape.slice(1).reduce((sum, n, k) => sum + n * (view.shape[k] + 1), 0);
     $("newton-note").textContent = `Newton's method: networks up to ${view.hello.limits.newton_max_params} parameters (this one has ${params}).`;
   } else if (message.kind === KIND.EXPORT) {
-    download(message.sections);
+    if (new TextDecoder().decode(s.get(SECTION.FILE_NAME)) === "backprop.json") {
+      startBackprop(JSON.parse(new TextDecoder().decode(s.get(SECTION.FILE))));
+    } else download(message.sections);
   } else if (message.kind === KIND.CURVE) {
     charts.lr.set([s.get(SECTION.LR_CURVE)], ["αₜ per epoch"]);
   } else {
@@ -176,7 +180,7 @@ function draw(force = false) {
   $("play-cue").classList.toggle("gone", sc.step > 0 || sc.playing > 0.5);
   const shape = Array.from(s.get(SECTION.SHAPE));
   if (!view.shape || shape.join() !== view.shape.join() || state.features.join() !== net.features.join()) {
-    view.shape = shape; net.build(shape, state.features); controls.visibility(state);
+    view.shape = shape; net.build(shape, state.features); controls.visibility(state); stopBackprop();
   }
   if (sc.step !== view.lastStep) {
     if (sc.step < view.lastStep) { charts.loss.reset(["train", "test"]); charts.race.reset([]); }
@@ -243,6 +247,7 @@ window.addEventListener("resize", () => {
     if (!net || !view.shape) return;
     net.build(view.shape, state.features); controls.visibility(state);
     if (view.pending) draw(true);
+    if (bp.stages.length) showStage();
   }, 150);
 });
 
@@ -264,7 +269,7 @@ function download(sections) {
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 }
 
-$("play").addEventListener("click", () => send({type: view.playing ? "pause" : "play"}));
+$("play").addEventListener("click", () => { if (!view.playing) stopBackprop(); send({type: view.playing ? "pause" : "play"}); });
 $("step").addEventListener("click", () => send({type: "step"}));
 $("reset").addEventListener("click", () => send({type: "reset"}));
 $("regenerate").addEventListener("click", () => send({type: "regenerate"}));
@@ -290,3 +295,50 @@ document.addEventListener("click", (e) => {
   const editor = $("weight-editor");
   if (!editor.hidden && !editor.contains(e.target) && e.target.tagName !== "path" && !e.target.classList.contains("bias") && !e.target.classList.contains("node")) editor.hidden = true;
 });
+
+// Backprop, step by step: training pauses, the server sends one mini-batch's numbers, the
+// stages are shown one at a time on the drawing (Next / Back, or slowly by themselves).
+const bp = {stages: [], at: 0, timer: null, data: null};
+function showStage() {
+  const stage = bp.stages[bp.at];
+  $("bp-title").textContent = `${bp.at + 1}/${bp.stages.length}: ${stage.title}`;
+  $("bp-text").textContent = stage.text;
+  const d = bp.data;
+  const extra = stage.links ? (l, i, j) => {
+    const layer = d.layers[l], bias = j === layer.W[0].length;
+    const v = stage.links === "dW" ? (bias ? layer.db[i] : layer.dW[i][j]) : (bias ? layer.b_new[i] : layer.W_new[i][j]);
+    return `${stage.links === "dW" ? (bias ? "db" : "dW") : (bias ? "new b" : "new W")} ${v.toPrecision(4)}; `;
+  } : null;
+  net.annotate(stage.annotate ?? {}, stage.active, extra);
+  $("bp-back").disabled = bp.at === 0;
+  $("bp-next").disabled = bp.at === bp.stages.length - 1;
+}
+function startBackprop(data) {
+  bp.data = data; bp.stages = backpropStages(data); bp.at = 0;
+  ["bp-next", "bp-auto"].forEach((id) => { $(id).disabled = false; });
+  showStage();
+}
+function stopBackprop() {
+  clearInterval(bp.timer); bp.timer = null; $("bp-auto").textContent = "Play slowly";
+  if (net) net.annotate(null);
+  bp.stages = [];
+  $("bp-title").textContent = ""; $("bp-text").textContent = "";
+  ["bp-back", "bp-next", "bp-auto"].forEach((id) => { $(id).disabled = true; });
+}
+$("bp-start").addEventListener("click", () => {
+  stopBackprop();
+  send({type: "pause"});
+  const n = Math.max(0, Math.floor(Number($("bp-example").value) || 0));
+  send({type: "export", kind: `backprop:${n}`});
+});
+$("bp-next").addEventListener("click", () => { if (bp.at < bp.stages.length - 1) { bp.at++; showStage(); } });
+$("bp-back").addEventListener("click", () => { if (bp.at > 0) { bp.at--; showStage(); } });
+$("bp-auto").addEventListener("click", () => {
+  if (bp.timer) { clearInterval(bp.timer); bp.timer = null; $("bp-auto").textContent = "Play slowly"; return; }
+  $("bp-auto").textContent = "Stop";
+  bp.timer = setInterval(() => {
+    if (bp.at >= bp.stages.length - 1) { clearInterval(bp.timer); bp.timer = null; $("bp-auto").textContent = "Play slowly"; return; }
+    bp.at++; showStage();
+  }, 1800);
+});
+$("backprop").addEventListener("toggle", () => { if (!$("backprop").open) stopBackprop(); });

@@ -73,7 +73,8 @@ export class NetworkView {
         }
       }
     }
-    this.nodes = []; this.biases = [];
+    this.nodes = []; this.biases = []; this.marks = [];
+    this.centers = this.shape.map((n, c) => Array.from({length: n}, (_, i) => at(c, i)));
     // every input, on or off: off ones grey, a click switches them
     all.forEach((name, s) => {
       const on = this.features.indexOf(name);
@@ -222,12 +223,35 @@ export class NetworkView {
       : this.weights[this.offsets[l] + i * n_in + j];
   }
 
+  /** Backprop step by step: ``labels`` {column: [text per node]} under the nodes, the links
+   * into Dense layer ``active`` highlighted, ``extra(l, i, j)`` added to a link's tooltip. */
+  annotate(labels, active = null, extra = null) {
+    this.marks.forEach((m) => m.remove());
+    this.marks = [];
+    this.extra = extra;
+    this.root.classList.toggle("bp-on", labels !== null);
+    for (const path of this.links) path.classList.toggle("bp-active", active !== null && +path.dataset.layer === active);
+    if (!labels) return;
+    const N = this.layoutInfo.node;
+    for (const [c, texts] of Object.entries(labels)) {
+      texts.forEach((text, i) => {
+        const at = this.centers[+c]?.[i];
+        if (!at) return;
+        const span = document.createElement("span");
+        span.className = "bp-value"; span.textContent = text;
+        span.style.left = `${at[0] + N / 2 + 3}px`; span.style.top = `${at[1] - 9}px`;   // right of the node
+        this.root.appendChild(span);
+        this.marks.push(span);
+      });
+    }
+  }
+
   tipText(l, i, j) {
     const w = this.weight(l, i, j), to = this.nodeName(l + 1, i);
     const k = l + 1;
-    this.tooltip.textContent = j === this.shape[l]
+    this.tooltip.textContent = (this.extra ? this.extra(l, i, j) ?? "" : "") + (j === this.shape[l]
       ? `bias ${w.toPrecision(4)} — b${k}[${i + 1}] of ${to}: Z${k} = W${k} A${l} + b${k}`
-      : `weight ${w.toPrecision(4)} — W${k}[${i + 1},${j + 1}], ${this.nodeName(l, j)} → ${to}: Z${k} = W${k} A${l} + b${k}`;
+      : `weight ${w.toPrecision(4)} — W${k}[${i + 1},${j + 1}], ${this.nodeName(l, j)} → ${to}: Z${k} = W${k} A${l} + b${k}`);
   }
 
   showWeight(event, l, i, j) {
