@@ -626,3 +626,20 @@ def test_backprop_step_by_step_shows_the_library_s_numbers_on_the_drawing(page):
     page.get_by_role("button", name="Previous stage").click()
     page.locator("#bp-title").get_by_text("Backward, layer 1").wait_for()
     assert "dW[1] = dZ[1] A[0]ᵀ / m" in page.locator("#bp-text").text_content()
+
+
+def test_the_confusion_matrix_and_regression_scores_are_shown(page):
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function("() => window.playground.scalars.step > 0")
+    cells = page.locator("#confusion td")
+    page.wait_for_function("() => document.querySelectorAll('#confusion td').length === 4")
+    counts = [int(c) for c in cells.all_text_contents()]
+    assert sum(counts) == 250                                   # the 250 test points
+    assert not _ctl(page, "Test R²").is_visible()
+    _ctl(page, "Problem type").select_option("regression")
+    _wait_url(page, "problem=regression")
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function("() => Number.isFinite(window.playground.scalars.test_r2)")
+    assert _ctl(page, "Test R²").is_visible() and not page.locator("#confusion").is_visible()
+    r2 = float(_ctl(page, "Test R²").text_content())
+    assert r2 == pytest.approx(_scalar(page, "test_r2"), abs=5e-4)

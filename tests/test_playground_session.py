@@ -454,3 +454,24 @@ def test_backprop_step_by_step_numbers_are_the_library_s(state):
     assert out["lr"] == s.state["lr"]
     with pytest.raises(ProtocolError, match="between 0 and"):
         export.export(s, f"backprop:{len(s.y)}")
+
+
+def test_frames_carry_r2_rmse_and_the_confusion_matrix():
+    s = Session({"problem": "multiclass", "classes": 4, "hidden": [6], "noise": 30})
+    s.advance(150)
+    _, _, sections = frames.unpack(s.frame())
+    scalars = dict(zip(frames.SCALAR_NAMES, sections[frames.SCALARS], strict=True))
+    C = sections[frames.CONFUSION].reshape(4, 4).astype(int)
+    assert C.sum() == len(s.y_test) and np.isnan(scalars["test_r2"])
+    assert np.trace(C) / C.sum() == pytest.approx(scalars["test_accuracy"])
+    assert np.array_equal(C.sum(axis=1), np.bincount(s.y_test, minlength=4))   # rows: true
+    s = Session({"problem": "regression", "dataset": "reg-gauss", "hidden": [6]})
+    s.advance(300)
+    _, _, sections = frames.unpack(s.frame())
+    scalars = dict(zip(frames.SCALAR_NAMES, sections[frames.SCALARS], strict=True))
+    assert frames.CONFUSION not in sections
+    # RMSE is the square root of the library's test MSE; R² = 1 − SS_res / SS_tot
+    assert scalars["test_rmse"] == pytest.approx(np.sqrt(scalars["test_loss"]), rel=1e-9)
+    residual = np.ravel(s.model.predict(s.X_test)) - s.y_test
+    expected = 1 - np.sum(residual ** 2) / np.sum((s.y_test - s.y_test.mean()) ** 2)
+    assert scalars["test_r2"] == pytest.approx(expected) and 0 < expected < 1

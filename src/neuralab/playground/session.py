@@ -376,9 +376,10 @@ class Session:
         n_batches = run.train.n_batches
         lr = run.lr()
         focus = (-1, -1) if self.focus is None else self.focus
+        r2, rmse, confusion = self.test_scores()
         scalars = [run.step, run.epoch + run.batch / n_batches, *run.metrics, lr,
                    self._dead_relu(), float(self.playing), *focus, run.steps_done,
-                   self.changes]
+                   self.changes, r2, rmse]
         grads = np.sqrt(run.grad_sq / max(run.steps_done, 1)) if run.steps_done else \
             np.full(len(run.grad_sq), np.nan)
         sections = [(frames.SCALARS, np.array(scalars, dtype=np.float64)),
@@ -387,12 +388,33 @@ class Session:
                     (frames.GRADS, grads.astype(np.float32))]
         if len(self.runs) > 1:
             sections.append((frames.RACE, np.array([r.metrics for r in self.runs])))
+        if confusion is not None:
+            sections.append((frames.CONFUSION, confusion.astype(np.uint16).ravel()))
         for r in self.runs:
             r.grad_sq[:] = 0.0
             r.steps_done = 0
         with np.errstate(over="ignore", invalid="ignore"):
             sections += self.renderer.images(self.model, self.focus)
         return frames.pack(frames.FRAME, self.seq, sections)
+
+    def test_scores(self):
+        """``(R², RMSE, confusion)`` of the main run on the test points: R² = 1 − SS_res/SS_tot
+        and RMSE = √(mean squared error) for a regression (else NaN), and for a classifier the
+        K×K counts ``C[true, predicted]`` (else None)."""
+        model, X, y = self.model, self.X_test, self.y_test
+        if not len(y):
+            return math.nan, math.nan, None
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.task == "regression":
+                residual = np.ravel(model.predict(X)) - y
+                total = np.sum((y - y.mean()) ** 2)
+                r2 = 1.0 - np.sum(residual ** 2) / total if total > 0 else math.nan
+                return float(r2), float(np.sqrt(np.mean(residual ** 2))), None
+            k = max(self.n_out, 2)
+            predicted = np.ravel(model.predict(X)).astype(np.int64)
+        confusion = np.zeros((k, k), dtype=np.int64)
+        np.add.at(confusion, (y.astype(np.int64), predicted), 1)
+        return math.nan, math.nan, confusion
 
     def data_frame(self) -> bytes:
         """The points (x1, x2, label, is_test), the input features' images and the domain."""

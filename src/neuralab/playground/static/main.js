@@ -175,6 +175,7 @@ function draw(force = false) {
   $("train-loss").textContent = fmt(sc.train_loss); $("test-loss").textContent = fmt(sc.test_loss);
   $("train-acc").textContent = Number.isFinite(sc.train_accuracy) ? `${(100 * sc.train_accuracy).toFixed(1)}%` : "–";
   $("test-acc").textContent = Number.isFinite(sc.test_accuracy) ? `${(100 * sc.test_accuracy).toFixed(1)}%` : "–";
+  showScores(sc, s.get(SECTION.CONFUSION));
   $("dead-relu").textContent = Number.isFinite(sc.dead_relu) ? `${(100 * sc.dead_relu).toFixed(0)}%` : "– (no ReLU)";
   setPlaying(sc.playing > 0.5);
   $("play-cue").classList.toggle("gone", sc.step > 0 || sc.playing > 0.5);
@@ -342,3 +343,35 @@ $("bp-auto").addEventListener("click", () => {
   }, 1800);
 });
 $("backprop").addEventListener("toggle", () => { if (!$("backprop").open) stopBackprop(); });
+
+// R² and RMSE (regression) or the confusion matrix (classes) of the test points: the table is
+// built once per number of classes, then only its numbers change (no layout shift).
+function showScores(sc, confusion) {
+  const regression = taskOf(state) === "regression";
+  $("regression-scores").classList.toggle("off", !regression);
+  $("confusion-box").classList.toggle("off", regression || !confusion);
+  if (regression) {
+    $("test-r2").textContent = fmt(sc.test_r2); $("test-rmse").textContent = fmt(sc.test_rmse);
+    return;
+  }
+  if (!confusion) return;
+  const k = Math.round(Math.sqrt(confusion.length)), table = $("confusion");
+  if (table.dataset.k !== String(k)) {
+    table.dataset.k = String(k);
+    const head = document.createElement("tr");
+    head.append(document.createElement("th"), ...Array.from({length: k}, (_, j) => {
+      const th = document.createElement("th"); th.textContent = `→${j}`; return th;
+    }));
+    const rows = Array.from({length: k}, (_, i) => {
+      const tr = document.createElement("tr"), th = document.createElement("th");
+      th.textContent = `${i}`;
+      tr.append(th, ...Array.from({length: k}, (_, j) => {
+        const td = document.createElement("td"); if (i === j) td.className = "diagonal"; return td;
+      }));
+      return tr;
+    });
+    table.replaceChildren(head, ...rows);
+  }
+  const cells = table.querySelectorAll("td");
+  confusion.forEach((n, c) => { cells[c].textContent = String(n); });
+}
