@@ -643,3 +643,13 @@ def test_the_confusion_matrix_and_regression_scores_are_shown(page):
     assert _ctl(page, "Test R²").is_visible() and not page.locator("#confusion").is_visible()
     r2 = float(_ctl(page, "Test R²").text_content())
     assert r2 == pytest.approx(_scalar(page, "test_r2"), abs=5e-4)
+
+
+def test_play_stops_at_the_chosen_epoch(page):
+    _ctl(page, "Stop at epoch").fill("4")
+    _ctl(page, "Stop at epoch").press("Enter")
+    _wait_url(page, "stopEpoch=4")
+    page.get_by_role("button", name="Play").click()
+    page.get_by_role("status").get_by_text("stopped at epoch 4").wait_for(timeout=30000)
+    page.get_by_role("button", name="Play").wait_for()             # paused again
+    assert _ctl(page, "Epoch").text_content() == "4"

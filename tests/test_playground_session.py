@@ -475,3 +475,22 @@ def test_frames_carry_r2_rmse_and_the_confusion_matrix():
     residual = np.ravel(s.model.predict(s.X_test)) - s.y_test
     expected = 1 - np.sum(residual ** 2) / np.sum((s.y_test - s.y_test.mean()) ** 2)
     assert scalars["test_r2"] == pytest.approx(expected) and 0 < expected < 1
+
+
+def test_training_stops_at_an_epoch_or_a_target_loss():
+    s = Session({"dataset": "xor", "hidden": [4], "stopEpoch": 3, "stepsPerFrame": 40})
+    s.play()
+    for _ in range(10):
+        s.advance()
+    run = s.runs[0]
+    assert not s.playing and (run.epoch, run.batch) == (3, 0)
+    assert run.step == 3 * run.train.n_batches
+    assert any("stopped at epoch 3" in n for n in s.notices)
+    s = Session({"dataset": "gauss", "hidden": [3], "stopLoss": 0.2, "lr": 0.1})
+    s.play()
+    for _ in range(200):
+        s.advance()
+        if not s.playing:
+            break
+    assert not s.playing and s.runs[0].metrics[0] <= 0.2
+    assert any("reached the target 0.2" in n for n in s.notices)

@@ -51,8 +51,9 @@ def data_csv(session) -> str:
     return "x1,x2,label\n" + "\n".join(rows) + "\n"
 
 
-#: State fields that change only what the page shows (not the run): nothing to export.
-VIEW_ONLY = ("stepsPerFrame", "showTest", "discretize", "hide")
+#: State fields that change only what the page shows or when it pauses (not the run's
+#: settings): nothing to export (the TOML's epochs are the epochs the run trained).
+VIEW_ONLY = ("stepsPerFrame", "showTest", "discretize", "hide", "stopEpoch", "stopLoss")
 #: State fields that make the points: they travel in the data export (the TOML reads it).
 IN_THE_DATA = ("dataset", "classes", "points", "noise")
 

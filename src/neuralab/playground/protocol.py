@@ -44,6 +44,8 @@ regularization    none L1 L2                                            none
 regRate           float 0-10                                            0
 batchSize         int 1-30                                              10
 stepsPerFrame     int 1-100                                             25
+stopEpoch         int 0-100000 (pause at this epoch; 0: never)          0
+stopLoss          float 0-10 (pause at this training loss; 0: never)    0
 showTest          bool                                                  false
 discretize        bool                                                  false
 race              0-3 extra runs "optimizer:lr", e.g. momentum:0.03     (none)
@@ -133,6 +135,8 @@ STATE = {
     "regRate": ("float", 0.0, (0.0, 10.0)),
     "batchSize": ("int", 10, (1, 30)),
     "stepsPerFrame": ("int", 25, (1, 100)),
+    "stopEpoch": ("int", 0, (0, 100_000)),
+    "stopLoss": ("float", 0.0, (0.0, 10.0)),
     "showTest": ("bool", False, None),
     "discretize": ("bool", False, None),
     "race": ("race", [], (3, OPTIMIZERS)),
@@ -140,7 +144,8 @@ STATE = {
 }
 
 #: The fields that only change how the page looks (no retraining, no new data).
-VIEW_FIELDS = frozenset({"stepsPerFrame", "showTest", "discretize", "hide"})
+VIEW_FIELDS = frozenset({"stepsPerFrame", "showTest", "discretize", "hide", "stopEpoch",
+                         "stopLoss"})
 
 #: Server-wide limits (the ``hello`` message passes them to the page).
 LIMITS = {"max_sessions": 32, "max_message": 16 * 1024, "max_upload": 256 * 1024,

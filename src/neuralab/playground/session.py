@@ -328,13 +328,38 @@ class Session:
     def advance(self, steps: int | None = None) -> int:
         """Train every run ``steps`` steps (default: the state's steps per frame)."""
         n = self.state["stepsPerFrame"] if steps is None else steps
+        n = self._until_stop(n)
         for run in self.runs:
             if not run.diverged:
                 self._train_steps(run, n)
             self._measure(run)
         if self.runs[0].diverged:
             self.playing = False
+        self._check_stop()
         return n
+
+    def _until_stop(self, n: int) -> int:
+        """``n`` steps, or fewer so that training pauses exactly at ``stopEpoch``."""
+        epoch = self.state["stopEpoch"]
+        if not epoch:
+            return n
+        run = self.runs[0]
+        left = (epoch - run.epoch) * run.train.n_batches - run.batch
+        return max(0, min(n, left))
+
+    def _check_stop(self) -> None:
+        """Pause at ``stopEpoch`` or once the training loss is at most ``stopLoss``."""
+        s, run = self.state, self.runs[0]
+        if not self.playing:
+            return
+        if s["stopEpoch"] and run.epoch >= s["stopEpoch"] and run.batch == 0:
+            self.playing = False
+            self.notices.append(f"stopped at epoch {run.epoch} (stop at epoch {s['stopEpoch']})")
+        elif s["stopLoss"] and run.metrics[0] <= s["stopLoss"]:
+            self.playing = False
+            self.notices.append(f"stopped at epoch {run.epoch}, step {run.step}: the training "
+                                f"loss {run.metrics[0]:.4g} reached the target "
+                                f"{s['stopLoss']:g}")
 
     def _train_steps(self, run, n):
         """``n`` steps of the run's ``nl.train.training_loop`` (the loop ``nl.fit`` runs).
