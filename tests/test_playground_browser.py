@@ -653,3 +653,23 @@ def test_play_stops_at_the_chosen_epoch(page):
     page.get_by_role("status").get_by_text("stopped at epoch 4").wait_for(timeout=30000)
     page.get_by_role("button", name="Play").wait_for()             # paused again
     assert _ctl(page, "Epoch").text_content() == "4"
+
+
+def test_a_new_control_is_one_schema_entry(browser, url, monkeypatch):
+    from neuralab.playground import protocol
+
+    monkeypatch.setitem(protocol.STATE, "demoKnob", (
+        "float", 0.5, (0.0, 2.0), "Demo knob", "view", ("optimizer", ("adam", "adamw"))))
+    page, errors = _viewport_page(browser, url, 1400, 1000, "#optimizer=adam")
+    _wait_url(page, "optimizer=adam")
+    knob = _ctl(page, "Demo knob")
+    assert knob.is_visible() and knob.input_value() == "0.5"
+    assert knob.get_attribute("max") == "2" and knob.get_attribute("step") == "any"
+    knob.fill("1.5")
+    knob.press("Enter")
+    _wait_url(page, "demoKnob=1.5")
+    _ctl(page, "Optimizer").select_option("sgd")
+    _wait_url(page, "optimizer=sgd")
+    assert not knob.is_visible()                                # its condition, from the entry
+    page.context.close()
+    assert not errors, errors

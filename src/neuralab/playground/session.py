@@ -25,12 +25,13 @@ import neuralab as nl
 from . import _config, frames, protocol
 from .protocol import LIMITS, ProtocolError
 
-#: Fields whose change makes new data (and so a new network).
-DATA_FIELDS = frozenset({"problem", "dataset", "classes", "points", "noise", "trainShare",
-                         "seed"})
+#: Fields whose change makes new data (and so a new network): from the schema.
+DATA_FIELDS = protocol.fields("data")
 #: Fields whose change makes a new network (back to step 0, the same initial weights).
-NET_FIELDS = frozenset({"features", "hidden", "activation", "alpha", "init", "initScale",
-                        "race"})
+NET_FIELDS = protocol.fields("network")
+#: Fields whose change makes a new optimizer (its hyper-parameters: shown with an optimizer).
+OPTIMIZER_FIELDS = frozenset({"optimizer"} | {k for k, v in protocol.STATE.items()
+                                              if v[5] and v[5][0] == "optimizer"})
 
 
 #: Epochs of a playground run: it trains until the page stops it.
@@ -256,8 +257,7 @@ class Session:
         regularizer = self._checked_regularizer([s["optimizer"]] +
                                                 [r["optimizer"] for r in s["race"]])
         run = self.runs[0]
-        if keys & {"optimizer", "beta", "rho", "beta1", "beta2", "eps", "weightDecay",
-                   "damping"}:
+        if keys & OPTIMIZER_FIELDS:
             run.optimizer = _config.optimizer(s, s["optimizer"], s["lr"], limit)
         run.name = f"{s['optimizer']} {s['lr']:g} (main)"      # a divergence note names it
         run.optimizer.lr = s["lr"]

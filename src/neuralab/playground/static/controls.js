@@ -51,8 +51,36 @@ export class Controls {
     this.buildThumbnails();
   }
 
-  /** The choice lists and the number boxes' ranges, from the schema (protocol.STATE). */
+  /** The controls from the schema (protocol.STATE: kind, default, allowed, label, rebuilds,
+   * when): a field without an element in the page gets a labelled box in the container of its
+   * group (``data-group``) and condition (``data-when``); every control gets its label, its
+   * choice list or range, and is shown only when its condition holds. */
   fromSchema() {
+    const hideable = this.fields.hide[2];
+    for (const [name, [kind, , allowed, label, group, when]] of Object.entries(this.fields)) {
+      if (document.querySelector(`[data-field="${name}"]`) || !(kind === "int" || kind === "float")) continue;
+      // its group's box for its condition, else a box for its condition, its group, any box
+      const w = when ? when[0] : "";
+      const box = document.querySelector(`.generated[data-group="${group}"][data-when="${w}"]`)
+        ?? document.querySelector(`.generated[data-when="${w}"]`)
+        ?? document.querySelector(`.generated[data-group="${group}"]`)
+        ?? document.querySelector(".generated");
+      const wrap = document.createElement("label"), input = document.createElement("input");
+      input.type = "number"; input.dataset.field = name; input.step = kind === "int" ? "1" : "any";
+      wrap.append(`${label} `, input);
+      const hide = hideable.includes(name) ? name : when && hideable.includes(when[0]) ? when[0] : null;
+      if (hide) wrap.dataset.hide = hide;
+      box.append(wrap);
+    }
+    for (const el of document.querySelectorAll("[data-field]")) {
+      const [, , , label, , when] = this.fields[el.dataset.field];
+      const wrap = el.closest("label");
+      if (wrap && when && !wrap.dataset.when) wrap.dataset.when = `${when[0]}:${when[1].join(" ")}`;
+      const first = wrap?.firstChild;
+      if (first && first.nodeType === Node.TEXT_NODE && first.textContent.trim() && el.type !== "checkbox") {
+        first.textContent = `${label} `;     // the schema's words
+      }
+    }
     for (const el of document.querySelectorAll("select[data-field]")) {
       const [kind, , allowed] = this.fields[el.dataset.field];
       if (kind === "choice" && !el.options.length) {
@@ -147,12 +175,11 @@ export class Controls {
   }
 
   visibility(s) {
-    const show = (el, on) => { el.classList.toggle("off", !on); };
-    document.querySelectorAll(".if-opt").forEach((el) => show(el, el.dataset.opts.split(" ").includes(s.optimizer)));
-    document.querySelectorAll(".if-sched").forEach((el) => show(el, el.dataset.scheds.split(" ").includes(s.schedule)));
-    document.querySelectorAll(".if-leaky").forEach((el) => show(el, s.activation === "leaky_relu"));
-    document.querySelectorAll(".if-normal").forEach((el) => show(el, s.init === "normal"));
-    document.querySelectorAll(".if-multiclass").forEach((el) => show(el, s.problem === "multiclass"));
+    // data-when="field:v1 v2": shown while state[field] is one of the values (the schema's when)
+    document.querySelectorAll("[data-when]:not(.generated)").forEach((el) => {
+      const [field, values] = el.dataset.when.split(":");
+      el.classList.toggle("off", !values.split(" ").includes(String(s[field])));
+    });
     document.querySelectorAll("[data-hide]").forEach((el) => {
       el.classList.toggle("classroom-hidden", s.hide.includes(el.dataset.hide));
     });
