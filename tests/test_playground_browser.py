@@ -673,3 +673,17 @@ def test_a_new_control_is_one_schema_entry(browser, url, monkeypatch):
     assert not knob.is_visible()                                # its condition, from the entry
     page.context.close()
     assert not errors, errors
+
+
+def test_the_dark_colour_scheme_is_honoured(browser, url):
+    context = browser.new_context(color_scheme="dark", bypass_csp=True)
+    page = context.new_page()
+    page.goto(url)
+    _wait_frames(page)
+    rgb = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    channels = [int(v) for v in re.findall(r"\d+", rgb)[:3]]
+    assert max(channels) < 60, rgb                              # a dark page, light text
+    text = [int(v) for v in re.findall(r"\d+", page.evaluate(
+        "() => getComputedStyle(document.body).color"))[:3]]
+    assert min(text) > 180
+    context.close()

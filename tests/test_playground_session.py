@@ -494,3 +494,18 @@ def test_training_stops_at_an_epoch_or_a_target_loss():
             break
     assert not s.playing and s.runs[0].metrics[0] <= 0.2
     assert any("reached the target 0.2" in n for n in s.notices)
+
+
+def test_the_sine_boundary_data_set_is_the_library_s_and_in_the_page():
+    X, y = nl.data.planar("sine", n_samples=400, noise=0, seed=3)
+    assert X.shape == (400, 2) and np.abs(X).max() <= 6
+    assert np.array_equal(y, (X[:, 1] >= 3 * np.sin(np.pi * X[:, 0] / 4)).astype(int))
+    assert 0.3 < y.mean() < 0.7 and nl.data.PLANAR["sine"][0] == "binary"
+    noisy = nl.data.planar("sine", n_samples=400, noise=40, seed=3)[1]
+    assert not np.array_equal(noisy, y)
+    assert "sine" in protocol.DATASETS["classification"]
+    s = Session({"dataset": "sine", "hidden": [6, 4], "lr": 0.1})
+    points = np.vstack([s.X, s.X_test])
+    library = nl.data.planar("sine", n_samples=500, noise=0, seed=0)[0]
+    assert np.array_equal(np.unique(points, axis=0), np.unique(library, axis=0))
+    assert s.task == "binary"

@@ -12,7 +12,7 @@ State fields (the whole state of the page; the URL carries them as ``#key=value&
 field             values                                                default
 ================= ===================================================== ==================
 problem           classification, regression, multiclass                classification
-dataset           circle xor gauss spiral | reg-plane reg-gauss |       circle
+dataset           circle xor gauss spiral sine | reg-plane reg-gauss |  circle
                   gaussians spirals | upload (set by an upload)
 classes           int 3-8 (multiclass sets)                             3
 points            int 20-2000                                           500
@@ -91,7 +91,7 @@ from . import _config
 VERSION = 1
 
 FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
-DATASETS = {"classification": ("circle", "xor", "gauss", "spiral"),
+DATASETS = {"classification": ("circle", "xor", "gauss", "spiral", "sine"),
             "regression": ("reg-plane", "reg-gauss"),
             "multiclass": ("gaussians", "spirals")}
 OPTIMIZERS = _config.registered("optimizer", ("sgd", "momentum", "nesterov", "adagrad",

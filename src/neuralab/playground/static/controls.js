@@ -3,7 +3,7 @@
 // inputs, learning rates, racers, hideable controls) and which controls are visible.
 
 export const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
-const DATASET_NAMES = {circle: "Circle", xor: "XOR", gauss: "Gaussian", spiral: "Spiral",
+const DATASET_NAMES = {circle: "Circle", xor: "XOR", gauss: "Gaussian", spiral: "Spiral", sine: "Sine",
   "reg-plane": "Plane", "reg-gauss": "Multi-Gaussian", gaussians: "Gaussians",
   spirals: "Spirals", upload: "Uploaded CSV"};
 const FEATURE_LABELS = {"x1": "x₁", "x2": "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁x₂",
@@ -244,7 +244,8 @@ function drawThumbnail(canvas, name, classes, uploaded) {
     } else if (name === "gaussians") {
       const n = Math.min(classes, 5), c = Math.floor(t * n), a = (c * 2 * Math.PI) / n;
       dots.push([3.5 * Math.cos(a) + gauss() * 0.9, 3.5 * Math.sin(a) + gauss() * 0.9, C[c]]);
-    } else if (name === "reg-plane") { const x = rand() * 12 - 6, y = rand() * 12 - 6; dots.push([x, y, reg(x + y)]); }
+    } else if (name === "sine") { const x = rand() * 12 - 6, y = rand() * 12 - 6; dots.push([x, y, C[y >= 3 * Math.sin(Math.PI * x / 4) ? 1 : 0]]); }
+    else if (name === "reg-plane") { const x = rand() * 12 - 6, y = rand() * 12 - 6; dots.push([x, y, reg(x + y)]); }
     else { const x = rand() * 12 - 6, y = rand() * 12 - 6; dots.push([x, y, reg(Math.exp(-((x - 2) ** 2 + (y - 2) ** 2) / 6) - Math.exp(-((x + 2) ** 2 + (y + 2) ** 2) / 6))]); }
   }
   for (const [x, y, c] of dots) {

@@ -235,6 +235,7 @@ function drawTicks() {
   }
   $("xticks").replaceChildren(...xs); $("yticks").replaceChildren(...ys);
   const task = taskOf(state);
+  $("color-legend").classList.toggle("classes", task === "multiclass");   // no −1…+1 bar then
   $("legend-text").textContent = task === "regression" ? "colour: the predicted value (−1 orange … +1 blue); dots: the data"
     : task === "multiclass" ? "colour: the predicted class, paler where the network is unsure; dots: the data"
       : "colour: the output (orange class 0, blue class 1), paler where unsure; dots: the data";
