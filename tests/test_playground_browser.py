@@ -687,3 +687,17 @@ def test_the_dark_colour_scheme_is_honoured(browser, url):
         "() => getComputedStyle(document.body).color"))[:3]]
     assert min(text) > 180
     context.close()
+
+
+def test_a_click_on_the_plane_adds_a_point_of_the_chosen_class(page):
+    _ctl(page, "class 1 (blue)").check()
+    box = page.locator("#heatmap").bounding_box()
+    page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + 0.25 * box["height"])
+    _wait_url(page, "dataset=upload")
+    page.wait_for_function("() => window.playground.points && "
+                           "window.playground.points.length === 4 * 501")
+    points = page.evaluate("() => Array.from(window.playground.points)")
+    added = [points[k:k + 3] for k in range(0, len(points), 4)
+             if abs(points[k] - 3) < 0.05 and abs(points[k + 1] - 3) < 0.05]
+    assert any(label == 1 for _, _, label in added)            # at (3, 3), class 1
+    assert _ctl(page, "Points").input_value() == "501"

@@ -128,6 +128,7 @@ function onBinary(buffer) {
     stopBackprop();
     controls.visibility(state);
     drawTicks();
+    addPointChoices();
     if (state.dataset === "upload") controls.update(state, view.hello.datasets, view.points);
     charts.loss.reset(["train", "test"]); charts.grad.reset(view.shape.slice(1).map((_, k) => `layer ${k + 1}`));
     charts.race.reset([]); view.lastStep = -1;
@@ -376,3 +377,36 @@ function showScores(sc, confusion) {
   const cells = table.querySelectorAll("td");
   confusion.forEach((n, c) => { cells[c].textContent = String(n); });
 }
+
+// Points added by a click on the plane (either class): the set becomes the user's own, sent
+// as an upload of the points shown plus the new one (then split again, like any upload).
+const ADD_NAMES = ["orange", "blue", "green", "purple", "violet", "red", "teal", "olive"];
+function addPointChoices() {
+  const task = taskOf(state);
+  $("add-points").classList.toggle("off", task === "regression");
+  const k = task === "multiclass" ? view.shape[view.shape.length - 1] : 2;
+  const box = $("add-classes");
+  if (box.dataset.k === String(k)) return;
+  box.dataset.k = String(k);
+  const choice = (value, text) => {
+    const label = document.createElement("label"), input = document.createElement("input");
+    input.type = "radio"; input.name = "add-class"; input.value = value; input.checked = value === "";
+    input.addEventListener("change", () => $("heatmap").classList.toggle("adding", value !== ""));
+    label.append(input, ` ${text}`);
+    return label;
+  };
+  box.replaceChildren(choice("", "nothing"), ...Array.from({length: k}, (_, c) => choice(String(c), `class ${c} (${ADD_NAMES[c]})`)));
+  $("heatmap").classList.remove("adding");
+}
+$("heatmap").addEventListener("click", (e) => {
+  const picked = document.querySelector('input[name="add-class"]:checked');
+  if (!picked || picked.value === "" || !view.points) return;
+  const rect = $("heatmap").getBoundingClientRect(), [lo, hi] = view.domain;
+  const x1 = lo + ((e.clientX - rect.left) / rect.width) * (hi - lo);
+  const x2 = hi - ((e.clientY - rect.top) / rect.height) * (hi - lo);
+  const rows = ["x1,x2,label"];
+  for (let k = 0; k < view.points.length; k += 4) rows.push(`${view.points[k]},${view.points[k + 1]},${Math.round(view.points[k + 2])}`);
+  if (rows.length > view.hello.limits.max_upload_rows) { showError(`at most ${view.hello.limits.max_upload_rows} points`); return; }
+  rows.push(`${x1.toFixed(4)},${x2.toFixed(4)},${picked.value}`);
+  send({type: "upload", csv: rows.join("\n")});
+});
