@@ -411,7 +411,8 @@ def test_each_viewport_shows_the_controls_and_the_drawing_fits(browser, url, wid
         .map((c) => { const r = c.getBoundingClientRect();
                       return [r.left, r.top, r.right, r.bottom, r.width]; })""")
     # the 6x8 network fits its panel, and the drawing spreads over most of its width
-    assert all(panel["x"] <= l and r <= panel["x"] + panel["width"] + 0.5 for l, _, r, _, _ in nodes)
+    right = panel["x"] + panel["width"] + 0.5
+    assert all(panel["x"] <= left and r <= right for left, _, r, _, _ in nodes)
     assert all(b <= panel["y"] + panel["height"] + 0.5 for _, _, _, b, _ in nodes)
     spread = max(r for _, _, r, _, _ in nodes) - min(l for l, _, _, _, _ in nodes)
     assert spread >= 0.6 * net["width"]
@@ -488,7 +489,8 @@ def test_inputs_are_all_drawn_and_switched_by_a_click(page):
 def test_data_sets_are_chosen_by_thumbnails(page, tmp_path):
     page.get_by_role("button", name="Data set Spiral").click()
     _wait_url(page, "dataset=spiral")
-    assert page.get_by_role("button", name="Data set Spiral").get_attribute("aria-pressed") == "true"
+    spiral = page.get_by_role("button", name="Data set Spiral")
+    assert spiral.get_attribute("aria-pressed") == "true"
     good = tmp_path / "three-hundred.csv"
     good.write_text("\n".join(f"{i / 50 - 3},{(i * 7) % 60 / 10 - 3},{i % 2}" for i in range(300)))
     _ctl(page, "Upload CSV").set_input_files(str(good))
@@ -592,7 +594,8 @@ def test_a_ten_digit_seed_fits_its_box(page):
     room = page.evaluate("""() => { const e = document.querySelector('[data-field=seed]');
         const style = getComputedStyle(e), ctx = document.createElement('canvas').getContext('2d');
         ctx.font = style.font;
-        const inner = e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        const inner = e.clientWidth - parseFloat(style.paddingLeft)
+            - parseFloat(style.paddingRight);
         return inner - 20 - ctx.measureText(e.value).width; }""")
     assert room >= 0
 

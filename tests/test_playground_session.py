@@ -399,7 +399,8 @@ def test_a_link_with_bad_fields_applies_the_good_ones_and_names_the_bad():
     assert any("hidden[0]" in n and "'bogus'" in n for n in s.notices)
     with pytest.raises(ProtocolError, match="hidden"):        # a single bad field: refused
         s.update({"hidden": [9]})
-    with pytest.raises(ProtocolError, match="seed must be an integer between 0 and .*; the box is empty"):
+    empty = "seed must be an integer between 0 and .*; the box is empty"
+    with pytest.raises(ProtocolError, match=empty):
         s.update({"seed": None})                               # an empty box, not "got None"
 
 

@@ -50,9 +50,10 @@ def step(session, example: int = 0) -> dict:
     fused = loss.fuses(last)
     value = loss._value_from_logits(last._Z, A, Y) if fused else loss._value(A, Y)
     dZ = loss._dZ(A, Y) if fused else last.backward(loss._dA(A, Y))
+    dA = None                                       # dA[l] of the layer above, once known
     for k in range(len(layers) - 1, -1, -1):
         dense, act = model.layers[2 * k], model.layers[2 * k + 1]
-        if k < len(layers) - 1:
+        if dA is not None:
             dZ = act.backward(dA)
         dA = dense.backward(dZ, need_input_grad=k > 0)
         layers[k].update(dZ=dZ, dA_prev=dA, dW=dense.dW.copy(), db=dense.db[:, 0].copy())

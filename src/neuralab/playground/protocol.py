@@ -70,7 +70,9 @@ focus        layer, i (or layer null)               the neuron shown large
 upload       csv (text: x1,x2,label rows)           ≤ 256 KiB, ≤ 2000 rows, finite values
 ack          seq                                    the last frame drawn (paces the frames)
 export       kind                                   model, data, toml or python: the file
-                                                    comes back as a binary EXPORT message
+                                                    comes back as a binary EXPORT message;
+                                                    backprop:<example>: one mini-batch's
+                                                    numbers step by step (JSON, shown)
 ============ ====================================== ==========================================
 
 Messages from the server: ``hello`` {session, state, limits}, ``state`` {state},
