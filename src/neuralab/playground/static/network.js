@@ -7,19 +7,23 @@
 import {paint} from "./heatmap.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const LABEL_W = 74, TOP = 50;
+const LABEL_W = 74;
 export const FEATURE_NAMES = {"x1": "x₁", "x2": "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁x₂",
   "sin(x1)": "sin x₁", "sin(x2)": "sin x₂"};
 
 /** Node size, column spacing and height for ``shape`` in a panel ``width`` px wide. */
-export function layout(shape, nInputs, width, height = Infinity) {
+export function layout(shape, nInputs, width, height = Infinity, button = 26) {
   const columns = shape.length;
   const rows = Math.max(nInputs, ...shape.slice(1));
-  const byWidth = (width - LABEL_W) / (columns * 1.6), byHeight = (height - TOP) / (rows * 1.3);
+  const spacingFor = (node) => (columns > 1 ? (width - LABEL_W - node - 8) / (columns - 1) : 0);
+  // the +/− buttons of a layer side by side, or one above the other where columns are narrow
+  const stacked = spacingFor(40) < 2 * button + 6;
+  const labelTop = (stacked ? 2 * button + 4 : button) + 4, top = labelTop + 20;
+  const byWidth = (width - LABEL_W) / (columns * 1.6), byHeight = (height - top) / (rows * 1.3);
   const node = Math.round(Math.max(28, Math.min(56, byWidth, Math.max(40, byHeight))));
   const gap = Math.max(8, Math.round(node * 0.3));
-  const spacing = columns > 1 ? (width - LABEL_W - node - 8) / (columns - 1) : 0;
-  return {node, gap, spacing, rows, height: TOP + rows * (node + gap) + 6};
+  return {node, gap, spacing: spacingFor(node), rows, stacked, button, labelTop, top,
+    height: top + rows * (node + gap) + 6};
 }
 
 export class NetworkView {
@@ -38,7 +42,8 @@ export class NetworkView {
     const width = Math.max(280, root.clientWidth || 600);
     // as large as the panel's width allows, and within the window's height (≥ 40 px nodes)
     const top = root.getBoundingClientRect().top + window.scrollY;
-    const L = layout(this.shape, all.length, width, Math.max(300, window.innerHeight - top - 60));
+    const button = window.matchMedia("(max-width: 700px)").matches ? 40 : 26;   // style.css
+    const L = layout(this.shape, all.length, width, Math.max(300, window.innerHeight - top - 60), button);
     this.layoutInfo = L;
     const N = L.node;
     root.style.height = `${L.height}px`;
@@ -47,7 +52,7 @@ export class NetworkView {
     svg.classList.add("links");
     root.appendChild(svg);
     // the node's centre: inputs in their fixed slots; other columns centred vertically
-    const rowY = (i, n) => TOP + (i + (L.rows - n) / 2) * (N + L.gap) + N / 2;
+    const rowY = (i, n) => L.top + (i + (L.rows - n) / 2) * (N + L.gap) + N / 2;
     const slot = (j) => all.indexOf(this.features[j]);
     const at = (c, i) => {
       const x = LABEL_W + c * L.spacing + N / 2;
@@ -151,7 +156,7 @@ export class NetworkView {
     span.textContent = c === 0 ? (short ? "in" : "inputs") : c === last ? (short ? "out" : "output")
       : short ? `${this.shape[c]}` : `layer ${c}: ${this.shape[c]}`;
     span.title = c === 0 ? "inputs" : c === last ? "output" : `layer ${c}: ${this.shape[c]} neurons`;
-    span.style.left = `${x - 40}px`; span.style.width = "80px"; span.style.top = "30px";
+    span.style.left = `${x - 40}px`; span.style.width = "80px"; span.style.top = `${this.layoutInfo.labelTop}px`;
     this.root.appendChild(span);
   }
 
@@ -174,7 +179,9 @@ export class NetworkView {
       b.setAttribute("aria-label", label);
       b.disabled = sign > 0 ? n >= this.maxNeurons : n <= 1;     // the limits: no refused request
       b.title = b.disabled ? (sign > 0 ? `at most ${this.maxNeurons} neurons` : "at least 1 neuron") : label;
-      b.style.left = `${x + (sign > 0 ? -28 : 2)}px`; b.style.top = "0px";
+      const {stacked, button} = this.layoutInfo;
+      b.style.left = `${stacked ? x - button / 2 : x + (sign > 0 ? -button - 2 : 2)}px`;
+      b.style.top = `${stacked && sign < 0 ? button + 4 : 0}px`;
       b.addEventListener("click", () => this.onNeurons(c - 1, sign));
       this.root.appendChild(b);
     }
