@@ -397,6 +397,9 @@ def test_a_link_with_bad_fields_applies_the_good_ones_and_names_the_bad():
     assert s.state["dataset"] == "xor" and s.state["lr"] == 0.1
     assert s.state["hidden"] == [4, 2] and s.state["hide"] == ["optimizer"]
     assert any("hidden[0]" in n and "'bogus'" in n for n in s.notices)
+    s.update({"problem": "regression", "dataset": "xor", "noise": 10})   # fields that clash
+    assert s.state["problem"] == "regression" and s.state["dataset"] == "reg-plane"
+    assert s.state["noise"] == 10 and any("dataset 'xor' does not fit" in n for n in s.notices)
     with pytest.raises(ProtocolError, match="hidden"):        # a single bad field: refused
         s.update({"hidden": [9]})
     empty = "seed must be an integer between 0 and .*; the box is empty"

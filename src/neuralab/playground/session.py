@@ -223,10 +223,17 @@ class Session:
         changes, refused = protocol.valid_changes(changes)
         if refused and not changes:
             raise ProtocolError(refused[0][1], refused[0][0])
+        try:
+            new = protocol.check_changes(changes, self.state)
+        except ProtocolError as exc:        # e.g. a data set of another problem type
+            if exc.field not in changes or len(changes) == 1:
+                raise
+            refused.append((exc.field, str(exc)))
+            changes = {k: v for k, v in changes.items() if k != exc.field}
+            new = protocol.check_changes(changes, self.state)
         if refused:
             self.notices.append("not applied: " + "; ".join(msg for _, msg in refused)
                                 + " (the other settings were applied)")
-        new = protocol.check_changes(changes, self.state)
         if new["dataset"] == "upload" and "problem" in changes and "dataset" not in changes \
                 and new["problem"] != self.state["problem"]:
             new["dataset"] = protocol.DATASETS[new["problem"]][0]    # leave the upload
