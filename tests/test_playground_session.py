@@ -490,6 +490,12 @@ def test_training_stops_at_an_epoch_or_a_target_loss():
     assert not s.playing and (run.epoch, run.batch) == (3, 0)
     assert run.step == 3 * run.train.n_batches
     assert any("stopped at epoch 3" in n for n in s.notices)
+    s.update({"stopEpoch": 0})
+    s.advance(5)                                                # mid-epoch 3
+    s.update({"stopEpoch": 2})                                  # already passed: pauses
+    s.play()
+    s.advance()
+    assert not s.playing and s.runs[0].step == 3 * run.train.n_batches + 5
     s = Session({"dataset": "gauss", "hidden": [3], "stopLoss": 0.2, "lr": 0.1})
     s.play()
     for _ in range(200):

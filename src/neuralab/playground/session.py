@@ -347,19 +347,19 @@ class Session:
 
     def _until_stop(self, n: int) -> int:
         """``n`` steps, or fewer so that training pauses exactly at ``stopEpoch``."""
-        epoch = self.state["stopEpoch"]
-        if not epoch:
-            return n
+        return n if not self.state["stopEpoch"] else max(0, min(n, self._steps_to_stop()))
+
+    def _steps_to_stop(self) -> int:
+        """Steps of the main run left until epoch ``stopEpoch`` (≤ 0: reached or passed)."""
         run = self.runs[0]
-        left = (epoch - run.epoch) * run.train.n_batches - run.batch
-        return max(0, min(n, left))
+        return (self.state["stopEpoch"] - run.epoch) * run.train.n_batches - run.batch
 
     def _check_stop(self) -> None:
         """Pause at ``stopEpoch`` or once the training loss is at most ``stopLoss``."""
         s, run = self.state, self.runs[0]
         if not self.playing:
             return
-        if s["stopEpoch"] and run.epoch >= s["stopEpoch"] and run.batch == 0:
+        if s["stopEpoch"] and self._steps_to_stop() <= 0:
             self.playing = False
             self.notices.append(f"stopped at epoch {run.epoch} (stop at epoch {s['stopEpoch']})")
         elif s["stopLoss"] and run.metrics[0] <= s["stopLoss"]:
