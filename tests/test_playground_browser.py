@@ -565,11 +565,10 @@ def test_the_buttons_stop_at_the_limits_instead_of_errors(browser, url):
     assert not errors, errors
 
 
-def test_identical_racers_are_told_apart_and_legends_stay_off_the_curves(page):
-    page.get_by_role("button", name="Add a racer").click()
-    _ctl(page, "Racer 2 optimizer").select_option("sgd")
-    _ctl(page, "Racer 2 learning rate").select_option("0.03")
+def test_identical_racers_are_told_apart_and_legends_stay_off_the_curves(browser, url):
+    page, errors = _viewport_page(browser, url, 1400, 1000, "#race=sgd:0.03")
     _wait_url(page, "race=sgd%3A0.03")
+    assert _ctl(page, "Racer 2 optimizer").input_value() == "sgd"
     page.get_by_role("button", name="Play").click()
     page.wait_for_function("() => window.playground.scalars.step > 50")
     names = page.evaluate("() => window.playground.charts.race.names")
@@ -584,6 +583,8 @@ def test_identical_racers_are_told_apart_and_legends_stay_off_the_curves(page):
         for (let k = 0; k < legend.length; k += 4) if (legend[k + 3] > 0) coloured++;
         return coloured; }""")
     assert free == 0
+    page.context.close()
+    assert not errors, errors
 
 
 def test_a_ten_digit_seed_fits_its_box(page):
@@ -704,3 +705,15 @@ def test_a_click_on_the_plane_adds_a_point_of_the_chosen_class(page):
              if abs(points[k] - 3) < 0.05 and abs(points[k + 1] - 3) < 0.05]
     assert any(label == 1 for _, _, label in added)            # at (3, 3), class 1
     assert _ctl(page, "Points").input_value() == "501"
+
+
+def test_two_quick_changes_of_a_racer_both_count(page):
+    page.get_by_role("button", name="Add a racer").click()
+    _wait_url(page, "race=adam%3A0.01")
+    # no wait between them: the second change must not undo the first (a stale row)
+    page.evaluate("""() => {
+        const opt = document.querySelector('[aria-label="Racer 2 optimizer"]');
+        const lr = document.querySelector('[aria-label="Racer 2 learning rate"]');
+        opt.value = 'sgd'; opt.dispatchEvent(new Event('change'));
+        lr.value = '0.03'; lr.dispatchEvent(new Event('change')); }""")
+    _wait_url(page, "race=sgd%3A0.03")

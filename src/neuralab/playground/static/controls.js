@@ -186,6 +186,7 @@ export class Controls {
   }
 
   buildRacers(s) {
+    this.lastRace = s.race.map((r) => ({...r}));
     const box = document.getElementById("racers");
     box.replaceChildren();
     s.race.forEach((racer, k) => {
@@ -201,13 +202,16 @@ export class Controls {
       const remove = document.createElement("button");
       remove.type = "button"; remove.textContent = "×";
       remove.setAttribute("aria-label", `Remove racer ${k + 2}`);
+      // the row's own boxes and the latest state (not this row's first values): two quick
+      // changes in a row both count, even before the server's answer rebuilds the row
       const change = (entry) => {
-        const race = s.race.map((r) => ({...r}));
+        const race = this.lastRace.map((r) => ({...r}));
         if (entry === null) race.splice(k, 1); else race[k] = entry;
+        this.lastRace = race;
         this.onChange({race});
       };
-      opt.addEventListener("change", () => change({optimizer: opt.value, lr: racer.lr}));
-      lr.addEventListener("change", () => change({optimizer: racer.optimizer, lr: Number(lr.value)}));
+      opt.addEventListener("change", () => change({optimizer: opt.value, lr: Number(lr.value)}));
+      lr.addEventListener("change", () => change({optimizer: opt.value, lr: Number(lr.value)}));
       remove.addEventListener("click", () => change(null));
       row.append(`Racer ${k + 2} `, opt, lr, remove);
       box.appendChild(row);
