@@ -371,3 +371,349 @@ def test_a_standalone_playground_refuses_to_be_framed(browser, url, tmp_path):
     finally:
         context.close()
         httpd.shutdown()
+
+
+# ---------------------------------------------------------------- classroom-grade design
+
+
+VIEWPORTS = [(1440, 900), (1280, 720), (390, 844)]
+TOP_BAR = ["Learning rate", "Optimizer", "Activation", "Regularization", "Problem type"]
+
+
+def _viewport_page(browser, url, width, height, hash_=""):
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  bypass_csp=True, has_touch=width < 700)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url + hash_)
+    _wait_frames(page)
+    return page, errors
+
+
+def _in_view(page, locator):
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] \
+        and box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
+
+
+@pytest.mark.parametrize("width, height", VIEWPORTS)
+def test_each_viewport_shows_the_controls_and_the_drawing_fits(browser, url, width, height):
+    page, errors = _viewport_page(browser, url, width, height,
+                                  "#hidden=8%2C8%2C8%2C8%2C8%2C8&dataset=xor")
+    page.wait_for_function("() => document.querySelectorAll('canvas.node').length === 7 + 48 + 1")
+    # no sideways scroll
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    net = page.locator("#network").bounding_box()
+    panel = page.locator("#network-panel").bounding_box()
+    nodes = page.evaluate("""() => [...document.querySelectorAll('#network canvas.node')]
+        .map((c) => { const r = c.getBoundingClientRect();
+                      return [r.left, r.top, r.right, r.bottom, r.width]; })""")
+    # the 6x8 network fits its panel, and the drawing spreads over most of its width
+    right = panel["x"] + panel["width"] + 0.5
+    assert all(panel["x"] <= left and r <= right for left, _, r, _, _ in nodes)
+    assert all(b <= panel["y"] + panel["height"] + 0.5 for _, _, _, b, _ in nodes)
+    spread = max(r for _, _, r, _, _ in nodes) - min(l for l, _, _, _, _ in nodes)
+    assert spread >= 0.6 * net["width"]
+    labels = page.evaluate("""() => [...document.querySelectorAll(
+        '#network .layer-label, #network .feature-label')].map((e) =>
+        parseFloat(getComputedStyle(e).fontSize))""")
+    assert min(labels) >= 12
+    if width >= 1000:
+        assert min(w for *_, w in nodes) >= 40
+        # a projector: the main training controls and Play in view without scrolling
+        for name in TOP_BAR:
+            assert _in_view(page, _ctl(page, name)), name
+        assert _in_view(page, page.get_by_role("button", name="Play"))
+        assert all(b <= height for _, _, _, b, _ in nodes)       # the whole 6x8 network too
+    else:
+        # a phone: one column, touch targets of 40 px
+        boxes = [page.locator(f"#{s}").bounding_box() for s in ("data-panel", "network-panel",
+                                                                 "output-panel")]
+        assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]
+        for role, name in [("button", "Play"), ("button", "Step"), ("button", "Reset"),
+                           ("button", "Add a hidden layer"), ("button", "Add a neuron to layer 1")]:
+            box = page.get_by_role(role, name=name).bounding_box()
+            assert box["width"] >= 40 and box["height"] >= 40, name
+        for name in TOP_BAR:
+            assert _ctl(page, name).bounding_box()["height"] >= 40, name
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"playground-{width}x{height}.png"
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => window.playground.scalars.step > 100", timeout=30000)
+    page.screenshot(path=str(path), full_page=True)
+    print(f"\nscreenshot at {width}x{height}: {path}")
+    page.context.close()
+    assert not errors, errors
+
+
+def test_nothing_moves_while_training(page):
+    _ctl(page, "Data set").select_option("xor")
+    _wait_url(page, "dataset=xor")
+    boxes = """() => [...document.querySelectorAll('header *, .toolbar *, main *')]
+        .filter((e) => e.offsetParent !== null)
+        .map((e) => { const r = e.getBoundingClientRect();
+                      return [e.tagName, e.id, r.x, r.y, r.width, r.height].join(); })"""
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => window.playground.scalars.step > 0")
+    page.wait_for_function("() => window.playground.scalars.epoch < 9")
+    before = page.evaluate(boxes)
+    # through epochs 10 and 100 (a wider counter) and a changing loss
+    page.wait_for_function("() => window.playground.scalars.epoch > 101", timeout=60000)
+    after = page.evaluate(boxes)
+    assert after == before, [(a, b) for a, b in zip(before, after, strict=True) if a != b][:5]
+
+
+def test_the_heatmap_is_pale_with_axes_legend_and_the_hovered_neuron(page):
+    alpha = page.evaluate("""() => document.querySelector('#heatmap').getContext('2d')
+        .getImageData(2, 2, 1, 1).data[3]""")
+    assert 130 <= alpha <= 180                                   # about 60%: points readable
+    ticks = page.locator("#xticks span").all_text_contents()
+    assert ticks[0] == "−6" and ticks[-1] == "6"
+    assert "colour" in page.locator("#color-legend").text_content()
+    assert page.locator("#focus").count() == 0                  # no inset over the corner
+    _ctl(page, "Neuron 2 of layer 1").hover()
+    page.wait_for_function("() => window.playground.scalars.focus_layer === 1")
+    page.locator("#heatmap-caption").get_by_text("neuron 2 of layer 1").wait_for()
+
+
+def test_inputs_are_all_drawn_and_switched_by_a_click(page):
+    assert page.locator("canvas.node.input-off").count() == 5
+    page.get_by_label("Input x1^2 (off)", exact=True).click()
+    _wait_url(page, "features=x1%2Cx2%2Cx1%5E2")
+    page.wait_for_function("() => document.querySelectorAll('canvas.node.input-off').length === 4")
+    assert _ctl(page, "Input x1^2").is_checked()
+
+
+def test_data_sets_are_chosen_by_thumbnails(page, tmp_path):
+    page.get_by_role("button", name="Data set Spiral").click()
+    _wait_url(page, "dataset=spiral")
+    spiral = page.get_by_role("button", name="Data set Spiral")
+    assert spiral.get_attribute("aria-pressed") == "true"
+    good = tmp_path / "three-hundred.csv"
+    good.write_text("\n".join(f"{i / 50 - 3},{(i * 7) % 60 / 10 - 3},{i % 2}" for i in range(300)))
+    _ctl(page, "Upload CSV").set_input_files(str(good))
+    _wait_url(page, "dataset=upload")
+    page.get_by_role("button", name="Data set Uploaded CSV").wait_for()
+    # the Points box shows the upload's 300 rows (not the 500 of before) and is not an input
+    page.wait_for_function("() => document.querySelector('[data-field=points]').value === '300'")
+    assert _ctl(page, "Points").is_disabled()
+
+
+def test_a_link_with_bad_fields_keeps_the_others_and_draws_at_once(browser, url):
+    page, errors = _viewport_page(browser, url, 1400, 1000,
+                                  "#dataset=xor&hidden=9&lr=0.1&hide=optimizer,bogus")
+    _wait_url(page, "dataset=xor")
+    assert "lr=0.1&" in _href(page) and _href(page).endswith("hide=optimizer")
+    notice = page.get_by_role("status").filter(has_text="not applied")
+    notice.get_by_text(re.compile(r"hidden\[0\].*'bogus'|'bogus'.*hidden\[0\]")).wait_for()
+    page.wait_for_function("() => window.playground.frames >= 1 && "
+                           "window.playground.scalars.changes >= 1")
+    assert not _ctl(page, "Optimizer").is_visible()
+    assert not _ctl(page, "Momentum β").is_visible() and _ctl(page, "Learning rate").is_visible()
+    # the next change of the setup clears it
+    _ctl(page, "Activation").select_option("relu")
+    page.wait_for_function("() => !document.querySelector('#notices').textContent.includes("
+                           "'not applied')")
+    page.context.close()
+    assert not errors, errors
+
+
+def test_one_bad_field_alone_is_refused_and_the_page_still_draws(browser, url):
+    page, errors = _viewport_page(browser, url, 1400, 1000, "#hidden=9")
+    page.get_by_role("alert").get_by_text(re.compile("between 1 and 8")).wait_for()
+    page.wait_for_function("() => window.playground.scalars !== undefined")
+    page.context.close()
+    assert not errors, errors
+
+
+def test_optimizer_boxes_follow_the_optimizer_and_its_hiding(browser, url):
+    page, errors = _viewport_page(browser, url, 1400, 1000, "#optimizer=momentum")
+    _wait_url(page, "optimizer=momentum")
+    assert _ctl(page, "Momentum β").is_visible()
+    assert not page.locator("#newton-note").is_visible()        # Newton's note: Newton only
+    _ctl(page, "Optimizer").select_option("newton")
+    page.locator("#newton-note").get_by_text("Newton's method").wait_for()
+    page.get_by_text("Hide controls").click()
+    _ctl(page, "Hide optimizer").check()
+    _ctl(page, "Hide upload").check()
+    _wait_url(page, "hide=optimizer%2Cupload")
+    student = browser.new_context(bypass_csp=True).new_page()
+    student.goto(_href(page))
+    _wait_frames(student)
+    _wait_url(student, "optimizer=newton")
+    assert not _ctl(student, "Damping").is_visible()
+    assert not student.locator("#newton-note").is_visible()
+    assert not student.get_by_text("integer labels classify").is_visible()   # CSV help too
+    student.context.close()
+    page.context.close()
+    assert not errors, errors
+
+
+def test_the_buttons_stop_at_the_limits_instead_of_errors(browser, url):
+    page, errors = _viewport_page(browser, url, 1400, 1000, "#hidden=8%2C1%2C2%2C2%2C2%2C2")
+    page.wait_for_function("() => window.playground.shape && window.playground.shape.length === 8")
+    assert page.get_by_role("button", name="Add a hidden layer").is_disabled()
+    assert page.get_by_role("button", name="Add a neuron to layer 1").is_disabled()
+    assert page.get_by_role("button", name="Remove a neuron from layer 2").is_disabled()
+    assert page.get_by_role("button", name="Remove a neuron from layer 1").is_enabled()
+    page.get_by_role("button", name="Add a hidden layer").click(force=True)
+    time.sleep(0.5)
+    assert page.get_by_role("alert").text_content() == ""       # no raw protocol error
+    page.context.close()
+    assert not errors, errors
+
+
+def test_identical_racers_are_told_apart_and_legends_stay_off_the_curves(browser, url):
+    page, errors = _viewport_page(browser, url, 1400, 1000, "#race=sgd:0.03")
+    _wait_url(page, "race=sgd%3A0.03")
+    assert _ctl(page, "Racer 2 optimizer").input_value() == "sgd"
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => window.playground.scalars.step > 50")
+    names = page.evaluate("() => window.playground.charts.race.names")
+    assert names[1].endswith("(= main)")
+    # the legend has a column of its own right of the curves: nothing drawn below its lines
+    free = page.evaluate("""() => {
+        const c = document.querySelector('#race-chart'), ctx = c.getContext('2d');
+        const W = c.width, h = c.height;
+        const below = 12 * window.playground.charts.race.names.length + 6;
+        const legend = ctx.getImageData(W - 40, below, 40, h - below).data;   // under its lines
+        let coloured = 0;
+        for (let k = 0; k < legend.length; k += 4) if (legend[k + 3] > 0) coloured++;
+        return coloured; }""")
+    assert free == 0
+    page.context.close()
+    assert not errors, errors
+
+
+def test_a_ten_digit_seed_fits_its_box(page):
+    _ctl(page, "Seed").fill("2147483647")
+    _ctl(page, "Seed").press("Enter")
+    _wait_url(page, "seed=2147483647")
+    # the digits' width (the box's own font) plus the spin buttons' 20 px fit inside the box
+    room = page.evaluate("""() => { const e = document.querySelector('[data-field=seed]');
+        const style = getComputedStyle(e), ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = style.font;
+        const inner = e.clientWidth - parseFloat(style.paddingLeft)
+            - parseFloat(style.paddingRight);
+        return inner - 20 - ctx.measureText(e.value).width; }""")
+    assert room >= 0
+
+
+def test_backprop_step_by_step_shows_the_library_s_numbers_on_the_drawing(page):
+    from neuralab.playground import backprop
+    from neuralab.playground.session import Session
+
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function("() => window.playground.scalars.step > 0")
+    page.get_by_text("Backprop, step by step").click()
+    _ctl(page, "Example").fill("3")
+    page.get_by_role("button", name="Start").click()
+    page.locator("#bp-title").get_by_text("The mini-batch").wait_for()
+    next_ = page.get_by_role("button", name="Next stage")
+    next_.click()
+    page.locator("#bp-title").get_by_text("Forward, layer 1").wait_for()
+    text = page.locator("#bp-text").text_content()
+    assert text.startswith("Z[1] = W[1] A[0] + b[1] = [") and "tanh(Z[1])" in text
+    labels = page.locator("#network .bp-value").all_text_contents()
+    # the numbers of the same session on the server side: the library's, at the same step
+    assert _scalar(page, "step") == 25
+    s = Session()
+    s.advance(25)
+    layer = backprop.step(s, 3)["layers"][0]
+    assert labels == [f"z={z:.3f} a={a:.3f}" for z, a in zip(layer["z"], layer["a"], strict=True)]
+    while not page.get_by_role("button", name="Next stage").is_disabled():
+        next_.click()
+    assert page.locator("#bp-title").text_content().endswith("The update")
+    assert "W[l] ← W[l] − α dW[l]" in page.locator("#bp-text").text_content()
+    page.get_by_role("button", name="Previous stage").click()
+    page.locator("#bp-title").get_by_text("Backward, layer 1").wait_for()
+    assert "dW[1] = dZ[1] A[0]ᵀ / m" in page.locator("#bp-text").text_content()
+
+
+def test_the_confusion_matrix_and_regression_scores_are_shown(page):
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function("() => window.playground.scalars.step > 0")
+    cells = page.locator("#confusion td")
+    page.wait_for_function("() => document.querySelectorAll('#confusion td').length === 4")
+    counts = [int(c) for c in cells.all_text_contents()]
+    assert sum(counts) == 250                                   # the 250 test points
+    assert not _ctl(page, "Test R²").is_visible()
+    _ctl(page, "Problem type").select_option("regression")
+    _wait_url(page, "problem=regression")
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function("() => Number.isFinite(window.playground.scalars.test_r2)")
+    assert _ctl(page, "Test R²").is_visible() and not page.locator("#confusion").is_visible()
+    r2 = float(_ctl(page, "Test R²").text_content())
+    assert r2 == pytest.approx(_scalar(page, "test_r2"), abs=5e-4)
+
+
+def test_play_stops_at_the_chosen_epoch(page):
+    _ctl(page, "Stop at epoch").fill("4")
+    _ctl(page, "Stop at epoch").press("Enter")
+    _wait_url(page, "stopEpoch=4")
+    page.get_by_role("button", name="Play").click()
+    page.get_by_role("status").get_by_text("stopped at epoch 4").wait_for(timeout=30000)
+    page.get_by_role("button", name="Play").wait_for()             # paused again
+    assert _ctl(page, "Epoch").text_content() == "4"
+
+
+def test_a_new_control_is_one_schema_entry(browser, url, monkeypatch):
+    from neuralab.playground import protocol
+
+    monkeypatch.setitem(protocol.STATE, "demoKnob", (
+        "float", 0.5, (0.0, 2.0), "Demo knob", "view", ("optimizer", ("adam", "adamw"))))
+    page, errors = _viewport_page(browser, url, 1400, 1000, "#optimizer=adam")
+    _wait_url(page, "optimizer=adam")
+    knob = _ctl(page, "Demo knob")
+    assert knob.is_visible() and knob.input_value() == "0.5"
+    assert knob.get_attribute("max") == "2" and knob.get_attribute("step") == "any"
+    knob.fill("1.5")
+    knob.press("Enter")
+    _wait_url(page, "demoKnob=1.5")
+    _ctl(page, "Optimizer").select_option("sgd")
+    _wait_url(page, "optimizer=sgd")
+    assert not knob.is_visible()                                # its condition, from the entry
+    page.context.close()
+    assert not errors, errors
+
+
+def test_the_dark_colour_scheme_is_honoured(browser, url):
+    context = browser.new_context(color_scheme="dark", bypass_csp=True)
+    page = context.new_page()
+    page.goto(url)
+    _wait_frames(page)
+    rgb = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    channels = [int(v) for v in re.findall(r"\d+", rgb)[:3]]
+    assert max(channels) < 60, rgb                              # a dark page, light text
+    text = [int(v) for v in re.findall(r"\d+", page.evaluate(
+        "() => getComputedStyle(document.body).color"))[:3]]
+    assert min(text) > 180
+    context.close()
+
+
+def test_a_click_on_the_plane_adds_a_point_of_the_chosen_class(page):
+    _ctl(page, "class 1 (blue)").check()
+    box = page.locator("#heatmap").bounding_box()
+    page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + 0.25 * box["height"])
+    _wait_url(page, "dataset=upload")
+    page.wait_for_function("() => window.playground.points && "
+                           "window.playground.points.length === 4 * 501")
+    points = page.evaluate("() => Array.from(window.playground.points)")
+    added = [points[k:k + 3] for k in range(0, len(points), 4)
+             if abs(points[k] - 3) < 0.05 and abs(points[k + 1] - 3) < 0.05]
+    assert any(label == 1 for _, _, label in added)            # at (3, 3), class 1
+    assert _ctl(page, "Points").input_value() == "501"
+
+
+def test_two_quick_changes_of_a_racer_both_count(page):
+    page.get_by_role("button", name="Add a racer").click()
+    _wait_url(page, "race=adam%3A0.01")
+    # no wait between them: the second change must not undo the first (a stale row)
+    page.evaluate("""() => {
+        const opt = document.querySelector('[aria-label="Racer 2 optimizer"]');
+        const lr = document.querySelector('[aria-label="Racer 2 learning rate"]');
+        opt.value = 'sgd'; opt.dispatchEvent(new Event('change'));
+        lr.value = '0.03'; lr.dispatchEvent(new Event('change')); }""")
+    _wait_url(page, "race=sgd%3A0.03")

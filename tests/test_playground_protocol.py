@@ -90,3 +90,24 @@ def test_the_tables_document_every_field_and_message():
         assert f"\n{message} " in doc, message
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert "neuralab/playground/protocol.py" in readme
+
+
+def test_the_schema_has_a_label_a_rebuild_group_and_a_condition_per_field():
+    from neuralab.playground import _config, session
+
+    for name, entry in protocol.STATE.items():
+        kind, default, allowed, label, rebuilds, when = entry
+        assert label and rebuilds in ("data", "network", "live", "view"), name
+        if when is not None:
+            field, values = when
+            assert protocol.STATE[field][0] == "choice", name
+            assert set(values) <= set(protocol.STATE[field][2]), name
+    assert session.DATA_FIELDS == protocol.fields("data") and "seed" in session.DATA_FIELDS
+    assert session.NET_FIELDS == protocol.fields("network") and "init" in session.NET_FIELDS
+    assert protocol.VIEW_FIELDS == protocol.fields("view")
+    assert session.OPTIMIZER_FIELDS == {"optimizer", "beta", "rho", "beta1", "beta2", "eps",
+                                        "weightDecay", "damping"}
+    # the library's kinds are read from its registries, in the playground's order
+    assert protocol.STATE["optimizer"][2] == protocol.OPTIMIZERS
+    assert _config.registered("optimizer", ("adam", "no-such", "sgd")) == ("adam", "sgd")
+    assert protocol.STATE["activation"][2] == ("relu", "tanh", "sigmoid", "linear", "leaky_relu")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab.playground import _config, export, frames
+from neuralab.playground import _config, export, frames, protocol
 from neuralab.playground.protocol import ProtocolError
 from neuralab.playground.session import Session
 
@@ -301,3 +301,221 @@ def test_live_settings_keep_training_and_data_changes_rebuild():
     assert s.runs[0].step == 0 and s.state["noise"] == 25
     s.update({"problem": "regression"})
     assert s.state["dataset"] == "reg-plane" and s.task == "regression"
+
+
+def test_the_snippet_reproduces_an_upload_with_the_pages_own_split(tmp_path, monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-3, 3, (90, 2)).tolist()
+    for rows in ("\n".join(f"{a!r},{b!r},{int(a * b > 0)}" for a, b in X),
+                 "\n".join(f"{a!r},{b!r},{float(np.sin(a) + b / 3)!r}" for a, b in X)):
+        s = Session({"hidden": [5], "seed": 7, "trainShare": 60, "batchSize": 8})
+        s.upload("x1,x2,label\n" + rows)
+        s.advance(4 * -(-len(s.y) // 8))                       # 4 epochs
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "playground-data.csv").write_bytes(export.export(s, "data")[0])
+        namespace = {}
+        exec(compile(export.python_snippet(s), "playground.py", "exec"), namespace)
+        assert np.array_equal(namespace["X_train"], s.X)      # the page's split, not a new one
+        assert np.array_equal(namespace["y_test"], s.y_test)
+        assert np.array_equal(namespace["model"].params, s.model.params)
+
+
+def _toml_body(text):
+    code, _, gaps = text.partition("not expressible")
+    return [line for line in code.splitlines() if not line.startswith("#")], gaps
+
+
+def test_every_setting_travels_in_the_toml_or_is_listed():
+    # field -> (the context it matters in, another value); every STATE field is here
+    cases = {"problem": ({}, "regression"), "dataset": ({}, "xor"), "classes": (
+        {"problem": "multiclass"}, 5), "points": ({}, 300), "noise": ({}, 20),
+        "trainShare": ({}, 70), "seed": ({}, 9), "features": ({}, ["x1", "x2", "x1*x2"]),
+        "hidden": ({}, [3]), "activation": ({}, "relu"),
+        "alpha": ({"activation": "leaky_relu"}, 0.2), "init": ({}, "he_uniform"),
+        "initScale": ({"init": "normal"}, 0.5), "optimizer": ({}, "adam"), "lr": ({}, 0.1),
+        "beta": ({"optimizer": "momentum"}, 0.5), "rho": ({"optimizer": "rmsprop"}, 0.5),
+        "beta1": ({"optimizer": "adam"}, 0.5), "beta2": ({"optimizer": "adam"}, 0.9),
+        "eps": ({"optimizer": "adam"}, 1e-4), "weightDecay": ({"optimizer": "adamw"}, 0.2),
+        "damping": ({"optimizer": "newton", "hidden": [2]}, 0.5),
+        "schedule": ({}, "step"), "gamma": ({"schedule": "step"}, 0.3),
+        "stepSize": ({"schedule": "step"}, 5), "decay": ({"schedule": "exponential"}, 0.3),
+        "tMax": ({"schedule": "cosine"}, 4), "lrMin": ({"schedule": "cosine"}, 0.001),
+        "warmup": ({}, 3), "regularization": ({"regRate": 0.01}, "L2"),
+        "regRate": ({"regularization": "L1"}, 0.03), "batchSize": ({}, 5),
+        "race": ({}, [{"optimizer": "adam", "lr": 0.01}])}
+    assert set(cases) | set(export.VIEW_ONLY) == set(protocol.STATE)
+    for field, (context, value) in cases.items():
+        before = Session(dict(context))
+        after = Session({**context, field: value})
+        for s in (before, after):
+            s.advance(2 * -(-len(s.y) // s.state["batchSize"]))   # 2 epochs
+        (code0, gaps0), (code1, gaps1) = (_toml_body(export.train_toml(s))
+                                          for s in (before, after))
+        new_gaps = [g for g in gaps1.splitlines() if g not in gaps0.splitlines()]
+        if field in export.IN_THE_DATA:          # the points themselves: in the data export
+            assert export.data_csv(after) != export.data_csv(before), field
+        else:
+            assert code1 != code0 or any(field in g for g in new_gaps), field
+
+
+def test_the_cosine_period_travels_or_is_listed(tmp_path):
+    s = Session({"schedule": "cosine", "tMax": 4, "lr": 0.1})
+    s.advance(10 * -(-len(s.y) // s.state["batchSize"]))
+    text = export.train_toml(s)
+    assert "tMax 4 (the cosine period)" in text and "10 epochs" in text
+    s = Session({"schedule": "cosine", "tMax": 2, "lr": 0.1, "lrMin": 0.01})
+    s.advance(2 * -(-len(s.y) // s.state["batchSize"]))
+    text = export.train_toml(s)
+    assert "tMax" not in text and "lr_min = 0.01" in text     # T = the run's epochs: it travels
+
+
+@pytest.mark.parametrize("problem", ["classification", "regression", "multiclass"])
+def test_an_exported_model_works_with_predict_and_evaluate(problem, tmp_path, capsys):
+    from neuralab.cli import main
+
+    s = Session({"problem": problem, "hidden": [4], "seed": 1})
+    s.advance(100)
+    model_path, data_path = tmp_path / "m.safetensors", tmp_path / "d.csv"
+    model_path.write_bytes(export.export(s, "model")[0])
+    data_path.write_bytes(export.export(s, "data")[0])
+    loaded = nl.load(model_path)
+    assert loaded.feature_names == ["x1", "x2"] and loaded.target == "label"
+    assert (loaded.classes is None) == (problem == "regression")
+    assert main(["predict", str(model_path), str(data_path)]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 1 + len(s.y) + len(s.y_test) and "older" not in err
+    first = float(lines[1].split(",")[0])
+    assert first == pytest.approx(float(np.ravel(s.model.predict(s.X[:1]))[0]), rel=1e-5)
+    assert main(["evaluate", str(model_path), "--data", str(data_path)]) == 0
+    assert "older" not in capsys.readouterr().err
+
+
+def test_a_link_with_bad_fields_applies_the_good_ones_and_names_the_bad():
+    s = Session()
+    s.update({"dataset": "xor", "hidden": [9], "lr": 0.1, "hide": ["optimizer", "bogus"]})
+    assert s.state["dataset"] == "xor" and s.state["lr"] == 0.1
+    assert s.state["hidden"] == [4, 2] and s.state["hide"] == ["optimizer"]
+    assert any("hidden[0]" in n and "'bogus'" in n for n in s.notices)
+    s.update({"problem": "regression", "dataset": "xor", "noise": 10})   # fields that clash
+    assert s.state["problem"] == "regression" and s.state["dataset"] == "reg-plane"
+    assert s.state["noise"] == 10 and any("dataset 'xor' does not fit" in n for n in s.notices)
+    with pytest.raises(ProtocolError, match="hidden"):        # a single bad field: refused
+        s.update({"hidden": [9]})
+    empty = "seed must be an integer between 0 and .*; the box is empty"
+    with pytest.raises(ProtocolError, match=empty):
+        s.update({"seed": None})                               # an empty box, not "got None"
+
+
+def test_the_divergence_note_names_the_run_s_current_rate():
+    s = Session(_config.PRESETS["lr-too-large"]["state"])
+    s.update({"lr": 5.0})
+    for _ in range(10):
+        s.advance()
+    assert any(n.startswith("sgd 5 (main)") and "diverged" in n for n in s.notices)
+
+
+@pytest.mark.parametrize("state", [
+    {"dataset": "xor", "hidden": [4, 3], "activation": "tanh"},
+    {"problem": "regression", "hidden": [5], "activation": "relu", "lr": 0.001,
+     "features": ["x1", "x2", "x1*x2"]},
+    {"problem": "multiclass", "classes": 4, "hidden": [6, 2], "activation": "sigmoid"},
+    {"dataset": "circle", "hidden": [], "batchSize": 1}])
+def test_backprop_step_by_step_numbers_are_the_library_s(state):
+    import json
+
+    from neuralab.playground import backprop
+
+    s = Session({"batchSize": 7, "lr": 0.1, **state})
+    s.advance(30)
+    example = 11
+    out = json.loads(export.export(s, f"backprop:{example}")[0])
+    assert out == json.loads(backprop.step_json(s, example))
+    idx = out["batch"]
+    assert idx[0] == example and out["m"] == len(idx) == s.state["batchSize"]
+    # forward: Z = W A + b layer by layer, the output equal to model.forward's
+    a = np.array(out["layers"][0]["a_prev"])
+    assert np.array_equal(a, s.model.preprocessing[0].transform(s.X[example:example + 1])[0])
+    for layer in out["layers"]:
+        W, b = np.array(layer["W"]), np.array(layer["b"])
+        assert np.allclose(np.array(layer["z"]), W @ a + b, rtol=1e-12, atol=1e-12)
+        a = np.array(layer["a"])
+    assert np.allclose(a, s.model.forward(s.X[example:example + 1])[0], rtol=1e-12, atol=0)
+    # backward: dW, db of every layer equal to loss_and_grad's gradient on the same batch
+    twin = nl.Sequential(_config.layers(s.state, s.X_in.shape[1], s.n_out, s.task),
+                         seed=0, dtype="float64")
+    twin.params = s.model.params.copy()
+    Y = s.loss.prepare_targets(s.y[idx], s.n_out, len(idx), twin.dtype)
+    J = twin.loss_and_grad(s.X_in[idx].T, Y, s.loss)
+    assert out["loss"] == pytest.approx(J, rel=1e-12)
+    flat = np.concatenate([np.r_[np.ravel(layer["dW"]), layer["db"]] for layer in out["layers"]])
+    assert np.allclose(flat, twin.grads, rtol=1e-10, atol=1e-14)
+    # dA_prev = Wᵀ dZ, and the update is θ − α∇θ
+    for layer in out["layers"][1:]:
+        assert np.allclose(layer["da_prev"], np.array(layer["W"]).T @ np.array(layer["dz"]))
+    first = out["layers"][0]
+    assert np.allclose(first["W_new"], np.array(first["W"]) - out["lr"] * np.array(first["dW"]))
+    assert out["lr"] == s.state["lr"]
+    with pytest.raises(ProtocolError, match="between 0 and"):
+        export.export(s, f"backprop:{len(s.y)}")
+
+
+def test_frames_carry_r2_rmse_and_the_confusion_matrix():
+    s = Session({"problem": "multiclass", "classes": 4, "hidden": [6], "noise": 30})
+    s.advance(150)
+    _, _, sections = frames.unpack(s.frame())
+    scalars = dict(zip(frames.SCALAR_NAMES, sections[frames.SCALARS], strict=True))
+    C = sections[frames.CONFUSION].reshape(4, 4).astype(int)
+    assert C.sum() == len(s.y_test) and np.isnan(scalars["test_r2"])
+    assert np.trace(C) / C.sum() == pytest.approx(scalars["test_accuracy"])
+    assert np.array_equal(C.sum(axis=1), np.bincount(s.y_test, minlength=4))   # rows: true
+    s = Session({"problem": "regression", "dataset": "reg-gauss", "hidden": [6]})
+    s.advance(300)
+    _, _, sections = frames.unpack(s.frame())
+    scalars = dict(zip(frames.SCALAR_NAMES, sections[frames.SCALARS], strict=True))
+    assert frames.CONFUSION not in sections
+    # RMSE is the square root of the library's test MSE; R² = 1 − SS_res / SS_tot
+    assert scalars["test_rmse"] == pytest.approx(np.sqrt(scalars["test_loss"]), rel=1e-9)
+    residual = np.ravel(s.model.predict(s.X_test)) - s.y_test
+    expected = 1 - np.sum(residual ** 2) / np.sum((s.y_test - s.y_test.mean()) ** 2)
+    assert scalars["test_r2"] == pytest.approx(expected) and 0 < expected < 1
+
+
+def test_training_stops_at_an_epoch_or_a_target_loss():
+    s = Session({"dataset": "xor", "hidden": [4], "stopEpoch": 3, "stepsPerFrame": 40})
+    s.play()
+    for _ in range(10):
+        s.advance()
+    run = s.runs[0]
+    assert not s.playing and (run.epoch, run.batch) == (3, 0)
+    assert run.step == 3 * run.train.n_batches
+    assert any("stopped at epoch 3" in n for n in s.notices)
+    s.update({"stopEpoch": 0})
+    s.advance(5)                                                # mid-epoch 3
+    s.update({"stopEpoch": 2})                                  # already passed: pauses
+    s.play()
+    s.advance()
+    assert not s.playing and s.runs[0].step == 3 * run.train.n_batches + 5
+    s = Session({"dataset": "gauss", "hidden": [3], "stopLoss": 0.2, "lr": 0.1})
+    s.play()
+    for _ in range(200):
+        s.advance()
+        if not s.playing:
+            break
+    assert not s.playing and s.runs[0].metrics[0] <= 0.2
+    assert any("reached the target 0.2" in n for n in s.notices)
+
+
+def test_the_sine_boundary_data_set_is_the_library_s_and_in_the_page():
+    X, y = nl.data.planar("sine", n_samples=400, noise=0, seed=3)
+    assert X.shape == (400, 2) and np.abs(X).max() <= 6
+    assert np.array_equal(y, (X[:, 1] >= 3 * np.sin(np.pi * X[:, 0] / 4)).astype(int))
+    assert 0.3 < y.mean() < 0.7 and nl.data.PLANAR["sine"][0] == "binary"
+    noisy = nl.data.planar("sine", n_samples=400, noise=40, seed=3)[1]
+    assert not np.array_equal(noisy, y)
+    assert "sine" in protocol.DATASETS["classification"]
+    s = Session({"dataset": "sine", "hidden": [6, 4], "lr": 0.1})
+    points = np.vstack([s.X, s.X_test])
+    library = nl.data.planar("sine", n_samples=500, noise=0, seed=0)[0]
+    assert np.array_equal(np.unique(points, axis=0), np.unique(library, axis=0))
+    assert s.task == "binary"

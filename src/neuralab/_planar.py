@@ -12,6 +12,8 @@ xor          binary         U(−5, 5)² pushed 0.3 away from the axes; label x�
                             of the point moved by ν·U(−5, 5)²
 gauss        binary         two Gaussians at ±(2, 2), variance 0.5 + 7ν
 spiral       binary         two arms r = 5i/n, θ = 3.5πi/n + kπ, moved by ν·U(−1, 1)²
+sine         binary         U(−6, 6)²; label x₂ ≥ 3 sin(πx₁/4) (a sine boundary) of the
+                            point moved by ν·U(−6, 6)²
 reg-plane    regression     U(−6, 6)², target (x₁ + x₂)/10 of the point moved by ν·U(−6, 6)²
 reg-gauss    regression     U(−6, 6)², target ±max(0, 1 − d/2) of the nearest of six
                             Gaussian bumps (d the distance to its centre)
@@ -36,6 +38,7 @@ PLANAR = {
     "xor": ("binary", "the four quadrants, labelled by the sign of x1*x2"),
     "gauss": ("binary", "two Gaussian blobs"),
     "spiral": ("binary", "two interleaved spiral arms"),
+    "sine": ("binary", "the two sides of the curve x2 = 3 sin(pi x1 / 4)"),
     "reg-plane": ("regression", "a tilted plane, target (x1 + x2) / 10"),
     "reg-gauss": ("regression", "six Gaussian bumps of either sign"),
     "gaussians": ("multiclass", "n_classes Gaussian blobs on a circle"),
@@ -109,6 +112,12 @@ def _spirals(n, nu, rng, k):
     return _arms(n, nu, rng, k, range(k))
 
 
+def _sine(n, nu, rng, _):
+    P = rng.uniform(-EXTENT, EXTENT, (n, 2))
+    moved = P + nu * rng.uniform(-EXTENT, EXTENT, (n, 2))
+    return [(P, (moved[:, 1] >= 3.0 * np.sin(np.pi * moved[:, 0] / 4.0)).astype(np.int64))]
+
+
 def _reg_plane(n, nu, rng, _):
     P = rng.uniform(-EXTENT, EXTENT, (n, 2))
     moved = P + nu * rng.uniform(-EXTENT, EXTENT, (n, 2))
@@ -129,7 +138,7 @@ def _reg_gauss(n, nu, rng, _):
     return [(P, value[np.arange(n), pick])]
 
 
-_GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral,
+_GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral, "sine": _sine,
                "reg-plane": _reg_plane, "reg-gauss": _reg_gauss, "gaussians": _gaussians,
                "spirals": _spirals}
 
@@ -141,7 +150,7 @@ def planar(name: str, n_samples: int = 500, noise: float = 0, seed: int | None =
     Parameters
     ----------
     name : str
-        A key of :data:`PLANAR`: ``circle``, ``xor``, ``gauss``, ``spiral`` (binary),
+        A key of :data:`PLANAR`: ``circle``, ``xor``, ``gauss``, ``spiral``, ``sine`` (binary),
         ``reg-plane``, ``reg-gauss`` (regression), ``gaussians``, ``spirals`` (multi-class).
     n_samples : int ≥ 2
     noise : float in [0, 50]

@@ -49,13 +49,20 @@ def _gaps(args, model, scaling_note="the inputs are used as given") -> str | Non
     missing = []
     if not model.preprocessing and not args.no_scale:
         missing.append(f"no input preprocessing ({scaling_note})")
-    if model.classes is None:
+    if model.classes is None and _classifier(model):
         missing.append("no class labels (classes are shown as indices 0..k-1)")
     if not missing:
         return None
     return (f"neuralab: warning: {args.model} records {' and '.join(missing)}: a model file "
             "from an older neuralab, or saved without them; in Python, set "
             "model.preprocessing / model.classes and nl.save it to record them")
+
+
+def _classifier(model) -> bool:
+    """Whether the model ends in class probabilities (Softmax or Sigmoid), not a regression."""
+    import neuralab as nl
+
+    return isinstance(model.layers[-1], (nl.Softmax, nl.Sigmoid))
 
 
 def _align(path, X, names, model, by_position=False):
@@ -177,6 +184,8 @@ def evaluate(args) -> int:
 
 
 def predict(args) -> int:
+    import numpy as np
+
     model = _load_model(args)
     if args.output:
         folder = os.path.dirname(os.path.abspath(args.output))
@@ -186,11 +195,14 @@ def predict(args) -> int:
         if os.path.isdir(args.output):
             raise CLIError(f"--output {args.output!r} is a folder; give a file name")
     X = _read_inputs(args.input, model, args.by_position)
-    P = model.predict_proba(X)
     pred = model.predict(X)
-    classes = model.classes
-    columns = [f"p{j}" for j in range(P.shape[1])] if classes is None else \
-        [f"p_{label}" for label in classes.tolist()]
+    if _classifier(model):
+        P = model.predict_proba(X)
+        classes = model.classes
+        columns = [f"p{j}" for j in range(P.shape[1])] if classes is None else \
+            [f"p_{label}" for label in classes.tolist()]
+    else:       # a regression: the prediction is the output itself, no probabilities
+        P, columns = np.zeros((len(pred), 0)), []
     # CSV for people: a text label that starts like a formula (=, +, -, @) gets a leading ',
     # CR/LF in a label are quoted; on the terminal, control characters are shown escaped
     shown = (lambda cell: cell) if args.output else printable

@@ -16,6 +16,15 @@ OUTPUTS = {"binary": (nl.Sigmoid, "binary_cross_entropy", nl.BinaryCrossEntropy)
            "multiclass": (nl.Softmax, "cross_entropy", nl.CrossEntropy)}
 
 
+def registered(kind: str, wanted) -> tuple:
+    """The playground's choices of ``kind`` (activation, optimizer, init, schedule), those of
+    ``wanted`` that the library's registry of that kind has, in the playground's order. The one
+    place that reads the registries: when the core's registries change, this is the line."""
+    registry = {"activation": nl.activations.ACTIVATIONS, "optimizer": nl.optim.OPTIMIZERS,
+                "init": nl.init.INITIALIZERS, "schedule": nl.schedules.SCHEDULES}[kind]
+    return tuple(name for name in wanted if name in registry)
+
+
 def init_spec(state):
     """The Dense ``init`` for the state: a name, or ``{"name": "normal", "std": ε}``."""
     if state["init"] == "normal":

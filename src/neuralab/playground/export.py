@@ -5,6 +5,7 @@ whose settings did not change while it trained and whose weights were not edited
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 
@@ -23,10 +24,16 @@ KINDS = {"model": ("playground.safetensors", "application/octet-stream"),
 
 def model_bytes(session) -> bytes:
     """The main run's model as a ``.safetensors`` file (``nl.save``; ``nl.load`` reads it)."""
+    model = copy.deepcopy(session.model)
+    # like any model file: the raw columns' and the label's names (those of the data export)
+    # and, for a classifier, its labels, so that `neuralab predict` / `evaluate` take the CSV
+    model.feature_names, model.target = ["x1", "x2"], "label"
+    if session.task != "regression":
+        model.classes = list(range(max(session.n_out, 2)))
     fd, path = tempfile.mkstemp(suffix=".safetensors")
     os.close(fd)
     try:
-        nl.save(session.model, path)
+        nl.save(model, path)
         with open(path, "rb") as f:
             return f.read()
     finally:
@@ -34,7 +41,8 @@ def model_bytes(session) -> bytes:
 
 
 def data_csv(session) -> str:
-    """All points, training then test, as ``x1,x2,label`` (what ``neuralab evaluate`` reads)."""
+    """All points, training then test, as ``x1,x2,label`` (what ``neuralab evaluate`` reads);
+    the snippet of an upload takes the first ``len(session.y)`` rows as the training part."""
     from .._textsafe import csv_line
 
     X = np.vstack([session.X, session.X_test])
@@ -45,32 +53,63 @@ def data_csv(session) -> str:
     return csv_line(["x1", "x2", "label"]) + "".join(rows)
 
 
+#: State fields that change only what the page shows or when it pauses (not the run's
+#: settings): nothing to export (the TOML's epochs are the epochs the run trained).
+VIEW_ONLY = ("stepsPerFrame", "showTest", "discretize", "hide", "stopEpoch", "stopLoss")
+#: State fields that make the points: they travel in the data export (the TOML reads it).
+IN_THE_DATA = ("dataset", "classes", "points", "noise")
+
+
 def _gaps(session) -> list[str]:
-    """What `neuralab train` cannot express of this session."""
-    s, gaps = session.state, []
+    """What `neuralab train` cannot express of this session, each line led by the state
+    field(s) it is about (every field of ``protocol.STATE`` travels, is listed here when it
+    differs, or is in :data:`VIEW_ONLY`; a test goes through them all)."""
+    s, gaps, run = session.state, [], session.runs[0]
     if session.task == "regression":
-        gaps.append("regression: `neuralab train` trains classifiers only")
+        gaps.append("problem regression: `neuralab train` trains classifiers only")
     if session.task == "binary":
-        gaps.append("the output: `neuralab train` ends in a 2-class softmax where the "
-                    "playground has one sigmoid unit")
+        gaps.append("problem classification: `neuralab train` ends in a 2-class softmax where "
+                    "the playground has one sigmoid unit")
     if not s["hidden"]:
-        gaps.append("no hidden layer: `neuralab train` needs at least one")
+        gaps.append("hidden: no hidden layer; `neuralab train` needs at least one")
     if s["init"] != "he_normal":
-        gaps.append(f"init {s['init']}: `neuralab train` uses he_normal")
+        scale = f" (initScale ε = {s['initScale']:g})" if s["init"] == "normal" else ""
+        gaps.append(f"init {s['init']}{scale}: `neuralab train` uses he_normal")
     if s["activation"] == "leaky_relu" and s["alpha"] != 0.01:
-        gaps.append(f"LeakyReLU alpha {s['alpha']:g}: `neuralab train` uses 0.01")
+        gaps.append(f"alpha {s['alpha']:g} (LeakyReLU): `neuralab train` uses 0.01")
     name = s["optimizer"]
-    if name != "newton":
+    if name == "newton":
+        gaps.append(f"optimizer newton (Newton's method, damping {s['damping']:g}): not offered by "
+                    "`neuralab train` (sgd written instead)")
+    else:
         defaults = nl.optim.get(name).get_config()
         changed = {k: v for k, v in _config.optimizer_args(s, name, s["lr"]).items()
                    if k != "lr" and defaults.get(k) != v}
+        fields = {"beta": "beta", "rho": "rho", "beta1": "beta1", "beta2": "beta2",
+                  "eps": "eps", "weight_decay": "weightDecay"}
         if changed:
-            gaps.append("optimizer hyper-parameters " + ", ".join(
-                f"{k}={v:g}" for k, v in changed.items()) + " (`neuralab train` sets lr only)")
-    if s["schedule"] not in ("constant", "cosine") or s["warmup"]:
-        gaps.append(f"schedule {s['schedule']}" + (" with warm-up" if s["warmup"] else ""))
-    gaps.append("the split: `neuralab train` splits the CSV itself (stratified, its own "
-                "test_size), not the playground's training/test points")
+            gaps.append(", ".join(f"{fields.get(k, k)} {v:g}" for k, v in changed.items())
+                        + f" ({name}'s hyper-parameters): `neuralab train` sets lr only")
+    if s["schedule"] == "step":
+        gaps.append(f"schedule step (gamma {s['gamma']:g}, stepSize {s['stepSize']}): "
+                    "`neuralab train` offers cosine or constant")
+    elif s["schedule"] == "exponential":
+        gaps.append(f"schedule exponential (decay {s['decay']:g}): `neuralab train` offers "
+                    "cosine or constant")
+    elif s["schedule"] == "cosine" and s["tMax"] != max(run.epoch, 1):
+        gaps.append(f"tMax {s['tMax']} (the cosine period): `neuralab train` anneals over the "
+                    f"run's {max(run.epoch, 1)} epochs, so its rate differs from the page's")
+    if s["warmup"]:
+        gaps.append(f"warmup {s['warmup']} epochs: `neuralab train` has no warm-up")
+    if s["race"]:
+        gaps.append(f"race ({len(s['race'])} extra runs): only the main run is exported")
+    gaps.append(f"trainShare {s['trainShare']}% (the split): `neuralab train` splits the CSV "
+                "itself (stratified, seed and test_size below), not into the playground's "
+                "training/test points")
+    if session.edited:
+        gaps.append("weights edited by hand: not expressible")
+    for step, keys in session.changed_at:
+        gaps.append(f"{', '.join(keys)} changed at step {step}: the final settings are written")
     return gaps
 
 
@@ -101,9 +140,6 @@ def train_toml(session) -> str:
         "",
         "# not expressible in `neuralab train` (differences from the playground):",
     ]
-    if s["optimizer"] == "newton":
-        _note = "Newton's method: not offered by `neuralab train` (sgd written instead)"
-        lines.append(f"#   - {_note}")
     lines += [f"#   - {gap}" for gap in _gaps(session)]
     return "\n".join(lines) + "\n"
 
@@ -138,14 +174,20 @@ def python_snippet(session) -> str:
     out = ["# The playground's run, with the library (neuralab); float64 throughout.",
            "import numpy as np", "", "import neuralab as nl", ""]
     if s["dataset"] == "upload":
-        out += ['X_all = np.loadtxt("playground-data.csv", delimiter=",", skiprows=1)',
-                "X, y = X_all[:, :2], X_all[:, 2]" + (".astype(int)" if stratify else "")]
+        # the page's own split, not a new one: the data export's first rows are its training
+        # points, the rest its test points
+        n_train = len(session.y)
+        out += ['X_all = np.loadtxt("playground-data.csv", delimiter=",", skiprows=1, ndmin=2)',
+                "X, y = X_all[:, :2], X_all[:, 2]" + (".astype(int)" if stratify else ""),
+                f"X_train, y_train = X[:{n_train}], y[:{n_train}]   # the playground's training "
+                "points",
+                f"X_test, y_test = X[{n_train}:], y[{n_train}:]", ""]
     else:
         out.append(f"X, y = nl.data.planar({s['dataset']!r}, n_samples={s['points']}, "
                    f"noise={s['noise']}, seed={seed}, n_classes={s['classes']})")
-    out += ["X_train, y_train, _, _, X_test, y_test = nl.data.train_val_test_split(",
-            f"    X, y, test_size={(100 - s['trainShare']) / 100!r}, stratify={stratify}, "
-            f"seed={seed})", ""]
+        out += ["X_train, y_train, _, _, X_test, y_test = nl.data.train_val_test_split(",
+                f"    X, y, test_size={(100 - s['trainShare']) / 100!r}, "
+                f"stratify={stratify}, seed={seed})", ""]
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(_dense_line(s, a, b))
@@ -195,9 +237,18 @@ def python_snippet(session) -> str:
 
 def export(session, kind: str) -> tuple[bytes, str, str]:
     """``(content, file name, media type)`` of download ``kind`` (a key of :data:`KINDS`)."""
+    if kind.startswith("backprop:"):       # the step-by-step view's numbers (shown, not saved)
+        from . import backprop
+
+        example = kind.partition(":")[2]
+        if not example.isdigit():
+            raise protocol.ProtocolError(f"export {kind!r}: backprop:<example> takes the number "
+                                         "of a training point, e.g. backprop:0", "kind")
+        return backprop.step_json(session, int(example)).encode(), "backprop.json", \
+            "application/json"
     if kind not in KINDS:
         raise protocol.ProtocolError(f"unknown export {kind!r}; choose one of "
-                                     f"{', '.join(KINDS)}", "kind")
+                                     f"{', '.join(KINDS)} (or backprop:<example>)", "kind")
     make = {"model": model_bytes, "data": data_csv, "toml": train_toml,
             "python": python_snippet}[kind]
     content = make(session)

@@ -38,11 +38,11 @@ THUMB = 20          # neuron thumbnails: THUMB × THUMB (every GRID // THUMB-th 
 
 #: Section ids.
 SCALARS, SHAPE, WEIGHTS, GRADS, OUTPUT, CLASSES, NEURONS, FOCUS, RACE, POINTS, INPUTS, \
-    LR_CURVE, DOMAIN, FILE_NAME, FILE_TYPE, FILE = range(1, 17)
+    LR_CURVE, DOMAIN, FILE_NAME, FILE_TYPE, FILE, CONFUSION = range(1, 18)
 #: What the float64 SCALARS section holds, in order (sent in ``hello``).
 SCALAR_NAMES = ("step", "epoch", "train_loss", "test_loss", "train_accuracy",
                 "test_accuracy", "lr", "dead_relu", "playing", "focus_layer", "focus_i",
-                "steps_per_frame_done", "changes")
+                "steps_per_frame_done", "changes", "test_r2", "test_rmse")
 #: Columns of the RACE section (one row per run).
 RACE_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 

@@ -12,7 +12,7 @@ State fields (the whole state of the page; the URL carries them as ``#key=value&
 field             values                                                default
 ================= ===================================================== ==================
 problem           classification, regression, multiclass                classification
-dataset           circle xor gauss spiral | reg-plane reg-gauss |       circle
+dataset           circle xor gauss spiral sine | reg-plane reg-gauss |  circle
                   gaussians spirals | upload (set by an upload)
 classes           int 3-8 (multiclass sets)                             3
 points            int 20-2000                                           500
@@ -44,6 +44,8 @@ regularization    none L1 L2                                            none
 regRate           float 0-10                                            0
 batchSize         int 1-30                                              10
 stepsPerFrame     int 1-100                                             25
+stopEpoch         int 0-100000 (pause at this epoch; 0: never)          0
+stopLoss          float 0-10 (pause at this training loss; 0: never)    0
 showTest          bool                                                  false
 discretize        bool                                                  false
 race              0-3 extra runs "optimizer:lr", e.g. momentum:0.03     (none)
@@ -68,7 +70,9 @@ focus        layer, i (or layer null)               the neuron shown large
 upload       csv (text: x1,x2,label rows)           ≤ 256 KiB, ≤ 2000 rows, finite values
 ack          seq                                    the last frame drawn (paces the frames)
 export       kind                                   model, data, toml or python: the file
-                                                    comes back as a binary EXPORT message
+                                                    comes back as a binary EXPORT message;
+                                                    backprop:<example>: one mini-batch's
+                                                    numbers step by step (JSON, shown)
 ============ ====================================== ==========================================
 
 Messages from the server: ``hello`` {session, state, limits}, ``state`` {state},
@@ -83,64 +87,96 @@ import json
 import math
 import numbers
 
+from . import _config
+
 #: Version of the protocol (the page checks it in ``hello``).
 VERSION = 1
 
 FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
-DATASETS = {"classification": ("circle", "xor", "gauss", "spiral"),
+DATASETS = {"classification": ("circle", "xor", "gauss", "spiral", "sine"),
             "regression": ("reg-plane", "reg-gauss"),
             "multiclass": ("gaussians", "spirals")}
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "newton")
+OPTIMIZERS = _config.registered("optimizer", ("sgd", "momentum", "nesterov", "adagrad",
+                                              "rmsprop", "adam", "adamw", "newton"))
 HIDEABLE = ("problem", "dataset", "classes", "points", "noise", "trainShare", "seed",
             "features", "hidden", "activation", "init", "optimizer", "lr", "schedule",
             "regularization", "batchSize", "stepsPerFrame", "race", "play", "step", "reset",
             "regenerate", "upload", "export", "presets")
 
-#: field -> (kind, default, allowed): kind "choice" (allowed: names), "int"/"float"
-#: (allowed: (low, high)), "bool", "features", "hidden", "race", "hide".
+#: field -> (kind, default, allowed, label, rebuilds, when): the one schema of the page's
+#: controls. kind "choice" (allowed: names), "int"/"float" (allowed: (low, high)), "bool",
+#: "features", "hidden", "race", "hide"; label: the words beside the control; rebuilds: what a
+#: change makes new — "data" (points and network), "network" (network, back to step 0),
+#: "live" (training goes on with it), "view" (only the page, or when it pauses); when: None or
+#: (field, values) for a control shown only then (e.g. Adam's β1 with adam or adamw). The
+#: page builds its choice lists, ranges, labels and the controls it lacks from this table (sent
+#: in ``hello``), the session its field sets; choice lists of the library's kinds come from its
+#: registries (``_config.registered``).
 STATE = {
-    "problem": ("choice", "classification", tuple(DATASETS)),
-    "dataset": ("choice", "circle", (*(d for ds in DATASETS.values() for d in ds), "upload")),
-    "classes": ("int", 3, (3, 8)),
-    "points": ("int", 500, (20, 2000)),
-    "noise": ("int", 0, (0, 50)),
-    "trainShare": ("int", 50, (10, 90)),
-    "seed": ("int", 0, (0, 2**31 - 1)),
-    "features": ("features", ["x1", "x2"], FEATURES),
-    "hidden": ("hidden", [4, 2], (6, 8)),
-    "activation": ("choice", "tanh", ("relu", "tanh", "sigmoid", "linear", "leaky_relu")),
-    "alpha": ("float", 0.01, (0.0, 0.99)),
-    "init": ("choice", "xavier_uniform", ("zeros", "normal", "xavier_uniform",
-                                          "xavier_normal", "he_uniform", "he_normal")),
-    "initScale": ("float", 0.1, (1e-4, 10.0)),
-    "optimizer": ("choice", "sgd", OPTIMIZERS),
-    "lr": ("float", 0.03, (1e-6, 10.0)),
-    "beta": ("float", 0.9, (0.0, 0.999)),
-    "rho": ("float", 0.9, (0.0, 0.999)),
-    "beta1": ("float", 0.9, (0.0, 0.999)),
-    "beta2": ("float", 0.999, (0.0, 0.9999)),
-    "eps": ("float", 1e-8, (1e-12, 1.0)),
-    "weightDecay": ("float", 0.01, (0.0, 1.0)),
-    "damping": ("float", 1e-4, (1e-8, 100.0)),
-    "schedule": ("choice", "constant", ("constant", "step", "exponential", "cosine")),
-    "gamma": ("float", 0.5, (0.01, 1.0)),
-    "stepSize": ("int", 20, (1, 1000)),
-    "decay": ("float", 0.02, (0.0, 1.0)),
-    "tMax": ("int", 100, (1, 10000)),
-    "lrMin": ("float", 0.0, (0.0, 10.0)),
-    "warmup": ("int", 0, (0, 1000)),
-    "regularization": ("choice", "none", ("none", "L1", "L2")),
-    "regRate": ("float", 0.0, (0.0, 10.0)),
-    "batchSize": ("int", 10, (1, 30)),
-    "stepsPerFrame": ("int", 25, (1, 100)),
-    "showTest": ("bool", False, None),
-    "discretize": ("bool", False, None),
-    "race": ("race", [], (3, OPTIMIZERS)),
-    "hide": ("hide", [], HIDEABLE),
+    "problem": ("choice", "classification", tuple(DATASETS), "Problem type", "data", None),
+    "dataset": ("choice", "circle", (*(d for ds in DATASETS.values() for d in ds), "upload"),
+                "Data set", "data", None),
+    "classes": ("int", 3, (3, 8), "Classes", "data", ("problem", ("multiclass",))),
+    "points": ("int", 500, (20, 2000), "Points", "data", None),
+    "noise": ("int", 0, (0, 50), "Noise", "data", None),
+    "trainShare": ("int", 50, (10, 90), "Training data (%)", "data", None),
+    "seed": ("int", 0, (0, 2**31 - 1), "Seed", "data", None),
+    "features": ("features", ["x1", "x2"], FEATURES, "Inputs", "network", None),
+    "hidden": ("hidden", [4, 2], (6, 8), "Hidden layers", "network", None),
+    "activation": ("choice", "tanh", _config.registered(
+        "activation", ("relu", "tanh", "sigmoid", "linear", "leaky_relu")), "Activation",
+        "network", None),
+    "alpha": ("float", 0.01, (0.0, 0.99), "LeakyReLU α", "network",
+              ("activation", ("leaky_relu",))),
+    "init": ("choice", "xavier_uniform", _config.registered(
+        "init", ("zeros", "normal", "xavier_uniform", "xavier_normal", "he_uniform",
+                 "he_normal")), "Initialization", "network", None),
+    "initScale": ("float", 0.1, (1e-4, 10.0), "Init scale ε", "network",
+                  ("init", ("normal",))),
+    "optimizer": ("choice", "sgd", OPTIMIZERS, "Optimizer", "live", None),
+    "lr": ("float", 0.03, (1e-6, 10.0), "Learning rate", "live", None),
+    "beta": ("float", 0.9, (0.0, 0.999), "Momentum β", "live",
+             ("optimizer", ("momentum", "nesterov"))),
+    "rho": ("float", 0.9, (0.0, 0.999), "RMSProp ρ", "live", ("optimizer", ("rmsprop",))),
+    "beta1": ("float", 0.9, (0.0, 0.999), "Adam β1", "live", ("optimizer", ("adam", "adamw"))),
+    "beta2": ("float", 0.999, (0.0, 0.9999), "Adam β2", "live",
+              ("optimizer", ("adam", "adamw"))),
+    "eps": ("float", 1e-8, (1e-12, 1.0), "Epsilon ε", "live",
+            ("optimizer", ("adagrad", "rmsprop", "adam", "adamw"))),
+    "weightDecay": ("float", 0.01, (0.0, 1.0), "Weight decay", "live",
+                    ("optimizer", ("adamw",))),
+    "damping": ("float", 1e-4, (1e-8, 100.0), "Damping", "live", ("optimizer", ("newton",))),
+    "schedule": ("choice", "constant", _config.registered(
+        "schedule", ("constant", "step", "exponential", "cosine")), "Schedule", "live", None),
+    "gamma": ("float", 0.5, (0.01, 1.0), "Decay factor γ", "live", ("schedule", ("step",))),
+    "stepSize": ("int", 20, (1, 1000), "Step size (epochs)", "live", ("schedule", ("step",))),
+    "decay": ("float", 0.02, (0.0, 1.0), "Decay rate k", "live",
+              ("schedule", ("exponential",))),
+    "tMax": ("int", 100, (1, 10000), "Cosine period T (epochs)", "live",
+             ("schedule", ("cosine",))),
+    "lrMin": ("float", 0.0, (0.0, 10.0), "Minimum rate", "live", ("schedule", ("cosine",))),
+    "warmup": ("int", 0, (0, 1000), "Warm-up epochs", "live", None),
+    "regularization": ("choice", "none", ("none", "L1", "L2"), "Regularization", "live", None),
+    "regRate": ("float", 0.0, (0.0, 10.0), "Regularization rate", "live", None),
+    "batchSize": ("int", 10, (1, 30), "Batch size", "live", None),
+    "stepsPerFrame": ("int", 25, (1, 100), "Steps per frame", "view", None),
+    "stopEpoch": ("int", 0, (0, 100_000), "Stop at epoch", "view", None),
+    "stopLoss": ("float", 0.0, (0.0, 10.0), "Stop at training loss", "view", None),
+    "showTest": ("bool", False, None, "Show test data", "view", None),
+    "discretize": ("bool", False, None, "Discretize output", "view", None),
+    "race": ("race", [], (3, OPTIMIZERS), "Race", "network", None),
+    "hide": ("hide", [], HIDEABLE, "Hide controls", "view", None),
 }
 
-#: The fields that only change how the page looks (no retraining, no new data).
-VIEW_FIELDS = frozenset({"stepsPerFrame", "showTest", "discretize", "hide"})
+
+def fields(rebuilds: str) -> frozenset:
+    """The state fields whose change makes ``rebuilds`` new (a value of STATE's column)."""
+    return frozenset(k for k, v in STATE.items() if v[4] == rebuilds)
+
+
+#: The fields that only change how the page looks or when it pauses (no new data or network,
+#: no new training settings).
+VIEW_FIELDS = fields("view")
 
 #: Server-wide limits (the ``hello`` message passes them to the page).
 LIMITS = {"max_sessions": 32, "max_message": 16 * 1024, "max_upload": 256 * 1024,
@@ -278,9 +314,37 @@ def check_changes(changes: dict, current: dict) -> dict:
     return new
 
 
+def valid_changes(changes) -> tuple[dict, list[tuple[str, str]]]:
+    """``changes`` split into the fields that pass :func:`check_value` alone and
+    ``[(field, reason), ...]`` for the others; unknown names in ``hide`` are dropped (and
+    reported), the known ones kept."""
+    if not isinstance(changes, dict):
+        raise ProtocolError("state must be an object of fields")
+    good, bad = {}, []
+    for key, value in changes.items():
+        if key == "hide" and isinstance(value, list):
+            unknown = [v for v in value if v not in HIDEABLE]
+            if unknown:
+                bad.append((key, f"hide: {', '.join(map(repr, unknown))} not known; choose "
+                                 f"among {', '.join(HIDEABLE)}"))
+                value = [v for v in value if v in HIDEABLE]
+        try:
+            if key not in STATE:
+                raise ProtocolError(f"unknown state field {key!r}", key)
+            good[key] = check_value(key, value)
+        except ProtocolError as exc:
+            bad.append((key, str(exc)))
+    return good, bad
+
+
 def check_value(key: str, value):
     """One state field's value, checked and normalized (e.g. ``"0.03"`` is not a number)."""
-    kind, _, allowed = STATE[key]
+    kind, _, allowed, *_ = STATE[key]
+    if value is None and kind in ("int", "float"):       # an empty box on the page
+        what, (lo, hi) = ("an integer", allowed) if kind == "int" else ("a number", map(
+            "{:g}".format, allowed))
+        raise ProtocolError(f"{key} must be {what} between {lo} and {hi}; the box is empty",
+                            key)
     if kind == "choice":
         if not isinstance(value, str) or value not in allowed:
             raise ProtocolError(f"{key} must be one of {', '.join(allowed)}; got {value!r}", key)

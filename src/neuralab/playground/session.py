@@ -26,12 +26,13 @@ import neuralab as nl
 from . import _config, frames, protocol
 from .protocol import LIMITS, ProtocolError
 
-#: Fields whose change makes new data (and so a new network).
-DATA_FIELDS = frozenset({"problem", "dataset", "classes", "points", "noise", "trainShare",
-                         "seed"})
+#: Fields whose change makes new data (and so a new network): from the schema.
+DATA_FIELDS = protocol.fields("data")
 #: Fields whose change makes a new network (back to step 0, the same initial weights).
-NET_FIELDS = frozenset({"features", "hidden", "activation", "alpha", "init", "initScale",
-                        "race"})
+NET_FIELDS = protocol.fields("network")
+#: Fields whose change makes a new optimizer (its hyper-parameters: shown with an optimizer).
+OPTIMIZER_FIELDS = frozenset({"optimizer"} | {k for k, v in protocol.STATE.items()
+                                              if v[5] and v[5][0] == "optimizer"})
 
 
 #: Epochs of a playground run: it trains until the page stops it.
@@ -215,8 +216,26 @@ class Session:
 
     # ------------------------------------------------------------------ controls
     def update(self, changes: dict) -> None:
-        """Apply checked state ``changes``: new data, a new network, or live settings."""
-        new = protocol.check_changes(changes, self.state)
+        """Apply checked state ``changes``: new data, a new network, or live settings.
+
+        Several fields at once (a link, a preset) with some bad ones: the valid ones are
+        applied and the bad ones named in a notice (a link with one typo still sets up the
+        rest); a single bad field, or only bad ones, is refused with a :class:`ProtocolError`.
+        """
+        changes, refused = protocol.valid_changes(changes)
+        if refused and not changes:
+            raise ProtocolError(refused[0][1], refused[0][0])
+        try:
+            new = protocol.check_changes(changes, self.state)
+        except ProtocolError as exc:        # e.g. a data set of another problem type
+            if exc.field not in changes or len(changes) == 1:
+                raise
+            refused.append((exc.field, str(exc)))
+            changes = {k: v for k, v in changes.items() if k != exc.field}
+            new = protocol.check_changes(changes, self.state)
+        if refused:
+            self.notices.append("not applied: " + "; ".join(msg for _, msg in refused)
+                                + " (the other settings were applied)")
         if new["dataset"] == "upload" and "problem" in changes and "dataset" not in changes \
                 and new["problem"] != self.state["problem"]:
             new["dataset"] = protocol.DATASETS[new["problem"]][0]    # leave the upload
@@ -247,10 +266,9 @@ class Session:
         regularizer = self._checked_regularizer([s["optimizer"]] +
                                                 [r["optimizer"] for r in s["race"]])
         run = self.runs[0]
-        if keys & {"optimizer", "beta", "rho", "beta1", "beta2", "eps", "weightDecay",
-                   "damping"}:
+        if keys & OPTIMIZER_FIELDS:
             run.optimizer = _config.optimizer(s, s["optimizer"], s["lr"], limit)
-            run.name = f"{s['optimizer']} {s['lr']:g} (main)"
+        run.name = f"{s['optimizer']} {s['lr']:g} (main)"      # a divergence note names it
         run.optimizer.lr = s["lr"]
         for r, extra in zip(self.runs, [{"lr": s["lr"]}] + s["race"], strict=True):
             r.schedule = _config.schedule(s, extra["lr"])
@@ -326,6 +344,7 @@ class Session:
         race at equal steps. Returns the steps taken; the frame reports them.
         """
         n = self.state["stepsPerFrame"] if steps is None else steps
+        n = self._until_stop(n)
         timed = None if budget is None else budget / len(self.runs)
         for run in self.runs:
             if not run.diverged:
@@ -335,7 +354,31 @@ class Session:
             self._measure(run)
         if self.runs[0].diverged:
             self.playing = False
+        self._check_stop()
         return n
+
+    def _until_stop(self, n: int) -> int:
+        """``n`` steps, or fewer so that training pauses exactly at ``stopEpoch``."""
+        return n if not self.state["stopEpoch"] else max(0, min(n, self._steps_to_stop()))
+
+    def _steps_to_stop(self) -> int:
+        """Steps of the main run left until epoch ``stopEpoch`` (≤ 0: reached or passed)."""
+        run = self.runs[0]
+        return (self.state["stopEpoch"] - run.epoch) * run.train.n_batches - run.batch
+
+    def _check_stop(self) -> None:
+        """Pause at ``stopEpoch`` or once the training loss is at most ``stopLoss``."""
+        s, run = self.state, self.runs[0]
+        if not self.playing:
+            return
+        if s["stopEpoch"] and self._steps_to_stop() <= 0:
+            self.playing = False
+            self.notices.append(f"stopped at epoch {run.epoch} (stop at epoch {s['stopEpoch']})")
+        elif s["stopLoss"] and run.metrics[0] <= s["stopLoss"]:
+            self.playing = False
+            self.notices.append(f"stopped at epoch {run.epoch}, step {run.step}: the training "
+                                f"loss {run.metrics[0]:.4g} reached the target "
+                                f"{s['stopLoss']:g}")
 
     def _train_steps(self, run, n, seconds=None):
         """``n`` steps of the run's ``nl.train.training_loop`` (the loop ``nl.fit`` runs), fewer
@@ -384,9 +427,10 @@ class Session:
         n_batches = run.train.n_batches
         lr = run.lr()
         focus = (-1, -1) if self.focus is None else self.focus
+        r2, rmse, confusion = self.test_scores()
         scalars = [run.step, run.epoch + run.batch / n_batches, *run.metrics, lr,
                    self._dead_relu(), float(self.playing), *focus, run.steps_done,
-                   self.changes]
+                   self.changes, r2, rmse]
         grads = np.sqrt(run.grad_sq / max(run.steps_done, 1)) if run.steps_done else \
             np.full(len(run.grad_sq), np.nan)
         sections = [(frames.SCALARS, np.array(scalars, dtype=np.float64)),
@@ -395,12 +439,33 @@ class Session:
                     (frames.GRADS, grads.astype(np.float32))]
         if len(self.runs) > 1:
             sections.append((frames.RACE, np.array([r.metrics for r in self.runs])))
+        if confusion is not None:
+            sections.append((frames.CONFUSION, confusion.astype(np.uint16).ravel()))
         for r in self.runs:
             r.grad_sq[:] = 0.0
             r.steps_done = 0
         with np.errstate(over="ignore", invalid="ignore"):
             sections += self.renderer.images(self.model, self.focus)
         return frames.pack(frames.FRAME, self.seq, sections)
+
+    def test_scores(self):
+        """``(R², RMSE, confusion)`` of the main run on the test points: R² = 1 − SS_res/SS_tot
+        and RMSE = √(mean squared error) for a regression (else NaN), and for a classifier the
+        K×K counts ``C[true, predicted]`` (else None)."""
+        model, X, y = self.model, self.X_test, self.y_test
+        if not len(y):
+            return math.nan, math.nan, None
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.task == "regression":
+                residual = np.ravel(model.predict(X)) - y
+                total = np.sum((y - y.mean()) ** 2)
+                r2 = 1.0 - np.sum(residual ** 2) / total if total > 0 else math.nan
+                return float(r2), float(np.sqrt(np.mean(residual ** 2))), None
+            k = max(self.n_out, 2)
+            predicted = np.ravel(model.predict(X)).astype(np.int64)
+        confusion = np.zeros((k, k), dtype=np.int64)
+        np.add.at(confusion, (y.astype(np.int64), predicted), 1)
+        return math.nan, math.nan, confusion
 
     def data_frame(self) -> bytes:
         """The points (x1, x2, label, is_test), the input features' images and the domain."""

@@ -3,13 +3,23 @@
 // inputs, learning rates, racers, hideable controls) and which controls are visible.
 
 export const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
-const DATASET_NAMES = {circle: "Circle", xor: "XOR", gauss: "Gaussian", spiral: "Spiral",
+const DATASET_NAMES = {circle: "Circle", xor: "XOR", gauss: "Gaussian", spiral: "Spiral", sine: "Sine",
   "reg-plane": "Plane", "reg-gauss": "Multi-Gaussian", gaussians: "Gaussians",
   spirals: "Spirals", upload: "Uploaded CSV"};
 const FEATURE_LABELS = {"x1": "x₁", "x2": "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁x₂",
   "sin(x1)": "sin x₁", "sin(x2)": "sin x₂"};
 const OPTIMIZER_NAMES = {sgd: "SGD", momentum: "Momentum", nesterov: "Nesterov", adagrad: "AdaGrad",
   rmsprop: "RMSProp", adam: "Adam", adamw: "AdamW", newton: "Newton"};
+//: The words shown for a choice field's values (the values themselves come from the schema,
+//: protocol.STATE, which the server sends in its hello).
+const CHOICE_NAMES = {
+  optimizer: OPTIMIZER_NAMES,
+  activation: {relu: "ReLU", tanh: "Tanh", sigmoid: "Sigmoid", linear: "Linear", leaky_relu: "LeakyReLU"},
+  init: {zeros: "Zeros", normal: "N(0, ε)", xavier_uniform: "Xavier (uniform)", xavier_normal: "Xavier (normal)",
+    he_uniform: "He (uniform)", he_normal: "He (normal)"},
+  schedule: {constant: "Constant", step: "Step decay", exponential: "Exponential decay", cosine: "Cosine annealing"},
+};
+const words = (field, value) => CHOICE_NAMES[field]?.[value] ?? value;
 
 function lrOptions(select, value) {
   const values = LEARNING_RATES.includes(value) ? LEARNING_RATES : [...LEARNING_RATES, value].sort((a, b) => a - b);
@@ -20,6 +30,7 @@ function lrOptions(select, value) {
 export class Controls {
   constructor(fields, onChange) {
     this.fields = fields; this.onChange = onChange;
+    this.fromSchema();
     this.elements = [...document.querySelectorAll("[data-field]")];
     for (const el of this.elements) {
       // the accessible name is the label's own words (not the options inside the label)
@@ -36,8 +47,76 @@ export class Controls {
         onChange({[el.dataset.field]: value});
       });
     }
-    this.buildFeatures();
     this.buildHideList();
+    this.buildThumbnails();
+  }
+
+  /** The controls from the schema (protocol.STATE: kind, default, allowed, label, rebuilds,
+   * when): a field without an element in the page gets a labelled box in the container of its
+   * group (``data-group``) and condition (``data-when``); every control gets its label, its
+   * choice list or range, and is shown only when its condition holds. */
+  fromSchema() {
+    const hideable = this.fields.hide[2];
+    for (const [name, [kind, , allowed, label, group, when]] of Object.entries(this.fields)) {
+      if (document.querySelector(`[data-field="${name}"]`) || !(kind === "int" || kind === "float")) continue;
+      // its group's box for its condition, else a box for its condition, its group, any box
+      const w = when ? when[0] : "";
+      const box = document.querySelector(`.generated[data-group="${group}"][data-when="${w}"]`)
+        ?? document.querySelector(`.generated[data-when="${w}"]`)
+        ?? document.querySelector(`.generated[data-group="${group}"]`)
+        ?? document.querySelector(".generated");
+      const wrap = document.createElement("label"), input = document.createElement("input");
+      input.type = "number"; input.dataset.field = name; input.step = kind === "int" ? "1" : "any";
+      wrap.append(`${label} `, input);
+      const hide = hideable.includes(name) ? name : when && hideable.includes(when[0]) ? when[0] : null;
+      if (hide) wrap.dataset.hide = hide;
+      box.append(wrap);
+    }
+    for (const el of document.querySelectorAll("[data-field]")) {
+      const [, , , label, , when] = this.fields[el.dataset.field];
+      const wrap = el.closest("label");
+      if (wrap && when && !wrap.dataset.when) wrap.dataset.when = `${when[0]}:${when[1].join(" ")}`;
+      const first = wrap?.firstChild;
+      if (first && first.nodeType === Node.TEXT_NODE && first.textContent.trim() && el.type !== "checkbox") {
+        first.textContent = `${label} `;     // the schema's words
+      }
+    }
+    for (const el of document.querySelectorAll("select[data-field]")) {
+      const [kind, , allowed] = this.fields[el.dataset.field];
+      if (kind === "choice" && !el.options.length) {
+        el.replaceChildren(...allowed.map((v) => new Option(words(el.dataset.field, v), v)));
+      }
+    }
+    for (const el of document.querySelectorAll("input[type=number][data-field], input[type=range][data-field]")) {
+      const [kind, , allowed] = this.fields[el.dataset.field];
+      if (kind === "int" || kind === "float") { el.min = allowed[0]; el.max = allowed[1]; }
+    }
+  }
+
+  /** The data sets as pictures: a click chooses one (the uploaded set too). */
+  buildThumbnails() {
+    this.thumbs = document.getElementById("dataset-thumbs");
+  }
+
+  drawThumbnails(s, datasets, uploaded) {
+    const names = [...datasets[s.problem], ...(s.dataset === "upload" ? ["upload"] : [])];
+    const key = names.join() + (uploaded ? uploaded.length : "");
+    if (this.thumbKey !== key) {
+      this.thumbKey = key;
+      this.thumbs.replaceChildren(...names.map((name) => {
+        const b = document.createElement("button");
+        b.type = "button"; b.dataset.dataset = name;
+        b.setAttribute("aria-label", `Data set ${DATASET_NAMES[name] ?? name}`);
+        b.title = DATASET_NAMES[name] ?? name;
+        const cv = document.createElement("canvas");
+        cv.width = 48; cv.height = 48;
+        drawThumbnail(cv, name, s.classes, uploaded);
+        b.append(cv);
+        b.addEventListener("click", () => { if (name !== "upload") this.onChange({dataset: name}); });
+        return b;
+      }));
+    }
+    for (const b of this.thumbs.children) b.setAttribute("aria-pressed", String(b.dataset.dataset === s.dataset));
   }
 
   read(el) {
@@ -49,22 +128,6 @@ export class Controls {
 
   showValue(field, value) {
     document.querySelectorAll(`[data-show="${field}"]`).forEach((o) => { o.textContent = value; });
-  }
-
-  buildFeatures() {
-    const box = document.getElementById("features");
-    for (const name of this.fields.features[2]) {
-      const label = document.createElement("label");
-      const input = document.createElement("input");
-      input.type = "checkbox"; input.value = name;
-      input.setAttribute("aria-label", `Input ${name}`);
-      input.addEventListener("change", () => {
-        const on = [...box.querySelectorAll("input:checked")].map((i) => i.value);
-        this.onChange({features: on});
-      });
-      label.append(input, ` ${FEATURE_LABELS[name]}`);
-      box.appendChild(label);
-    }
   }
 
   buildHideList() {
@@ -84,7 +147,8 @@ export class Controls {
   }
 
   /** Show ``s`` in every control (after the server accepted it). */
-  update(s, datasets) {
+  update(s, datasets, uploaded = null) {
+    this.drawThumbnails(s, datasets, uploaded);
     const dataset = document.querySelector('[data-field="dataset"]');
     const names = [...datasets[s.problem], ...(s.dataset === "upload" ? ["upload"] : [])];
     dataset.replaceChildren(...names.map((d) => new Option(DATASET_NAMES[d] ?? d, d)));
@@ -96,27 +160,33 @@ export class Controls {
       else el.value = String(value);   // the server's value, also after a refused one
       if (el.type === "range") this.showValue(el.dataset.field, value);
     }
-    document.querySelectorAll("#features input").forEach((i) => { i.checked = s.features.includes(i.value); });
+    document.querySelectorAll("input.feature-toggle").forEach((i) => { i.checked = s.features.includes(i.value); });
     document.querySelectorAll("#hide-list input").forEach((i) => { i.checked = s.hide.includes(i.value); });
-    const n = s.hidden.length;
+    const n = s.hidden.length, [most] = this.fields.hidden[2];
     document.getElementById("layer-count").textContent = `${n} hidden layer${n === 1 ? "" : "s"}`;
+    document.getElementById("add-layer").disabled = n >= most;      // the limits, not an error
+    document.getElementById("remove-layer").disabled = n === 0;
+    // an upload has its own number of points: the box shows it and is not an input then
+    const points = document.querySelector('[data-field="points"]');
+    points.disabled = s.dataset === "upload";
+    if (s.dataset === "upload" && uploaded) points.value = String(uploaded.length / 4);
     this.visibility(s);
     this.buildRacers(s);
   }
 
   visibility(s) {
-    const show = (el, on) => { el.classList.toggle("off", !on); };
-    document.querySelectorAll(".if-opt").forEach((el) => show(el, el.dataset.opts.split(" ").includes(s.optimizer)));
-    document.querySelectorAll(".if-sched").forEach((el) => show(el, el.dataset.scheds.split(" ").includes(s.schedule)));
-    document.querySelectorAll(".if-leaky").forEach((el) => show(el, s.activation === "leaky_relu"));
-    document.querySelectorAll(".if-normal").forEach((el) => show(el, s.init === "normal"));
-    document.querySelectorAll(".if-multiclass").forEach((el) => show(el, s.problem === "multiclass"));
+    // data-when="field:v1 v2": shown while state[field] is one of the values (the schema's when)
+    document.querySelectorAll("[data-when]:not(.generated)").forEach((el) => {
+      const [field, values] = el.dataset.when.split(":");
+      el.classList.toggle("off", !values.split(" ").includes(String(s[field])));
+    });
     document.querySelectorAll("[data-hide]").forEach((el) => {
       el.classList.toggle("classroom-hidden", s.hide.includes(el.dataset.hide));
     });
   }
 
   buildRacers(s) {
+    this.lastRace = s.race.map((r) => ({...r}));
     const box = document.getElementById("racers");
     box.replaceChildren();
     s.race.forEach((racer, k) => {
@@ -132,17 +202,58 @@ export class Controls {
       const remove = document.createElement("button");
       remove.type = "button"; remove.textContent = "×";
       remove.setAttribute("aria-label", `Remove racer ${k + 2}`);
+      // the row's own boxes and the latest state (not this row's first values): two quick
+      // changes in a row both count, even before the server's answer rebuilds the row
       const change = (entry) => {
-        const race = s.race.map((r) => ({...r}));
+        const race = this.lastRace.map((r) => ({...r}));
         if (entry === null) race.splice(k, 1); else race[k] = entry;
+        this.lastRace = race;
         this.onChange({race});
       };
-      opt.addEventListener("change", () => change({optimizer: opt.value, lr: racer.lr}));
-      lr.addEventListener("change", () => change({optimizer: racer.optimizer, lr: Number(lr.value)}));
+      opt.addEventListener("change", () => change({optimizer: opt.value, lr: Number(lr.value)}));
+      lr.addEventListener("change", () => change({optimizer: opt.value, lr: Number(lr.value)}));
       remove.addEventListener("click", () => change(null));
       row.append(`Racer ${k + 2} `, opt, lr, remove);
       box.appendChild(row);
     });
     document.getElementById("add-racer").disabled = s.race.length >= 3;
+  }
+}
+
+// Small pictures of the data sets (the points of the same kind of set, drawn here: the
+// icons of the buttons, not the data; an upload shows its own points).
+function drawThumbnail(canvas, name, classes, uploaded) {
+  const ctx = canvas.getContext("2d"), w = canvas.width;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, w);
+  let seed = 7;
+  const rand = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-9)) * Math.cos(2 * Math.PI * rand());
+  const dots = [];    // [x, y, colour] in -6..6
+  const C = ["rgb(245,147,34)", "rgb(8,119,189)", "rgb(64,160,64)", "rgb(200,60,160)", "rgb(120,90,200)"];
+  const reg = (v) => (v > 0 ? C[1] : C[0]);
+  if (name === "upload" && uploaded) {
+    let lo = Infinity, hi = -Infinity;
+    for (let k = 0; k < uploaded.length; k += 4) { lo = Math.min(lo, uploaded[k], uploaded[k + 1]); hi = Math.max(hi, uploaded[k], uploaded[k + 1]); }
+    const scale = (v) => ((v - lo) / (hi - lo || 1)) * 12 - 6;
+    for (let k = 0; k < uploaded.length; k += 4) dots.push([scale(uploaded[k]), scale(uploaded[k + 1]), C[Math.round(uploaded[k + 2]) > 0 ? 1 : 0]]);
+  }
+  for (let k = 0; k < 90 && name !== "upload"; k++) {
+    const t = rand();
+    if (name === "circle") { const r = t < 0.5 ? rand() * 2.5 : 3.5 + rand() * 1.5, a = rand() * 6.28; dots.push([r * Math.cos(a), r * Math.sin(a), C[t < 0.5 ? 1 : 0]]); }
+    else if (name === "xor") { const x = rand() * 10 - 5, y = rand() * 10 - 5; dots.push([x, y, C[x * y > 0 ? 1 : 0]]); }
+    else if (name === "gauss") { const s = t < 0.5 ? 2 : -2; dots.push([s + gauss(), s + gauss(), C[t < 0.5 ? 1 : 0]]); }
+    else if (name === "spiral" || name === "spirals") {
+      const n = name === "spiral" ? 2 : Math.min(classes, 5), c = Math.floor(t * n), r = rand() * 5.5, a = r * 1.2 + (c * 2 * Math.PI) / n;
+      dots.push([r * Math.sin(a), r * Math.cos(a), C[c]]);
+    } else if (name === "gaussians") {
+      const n = Math.min(classes, 5), c = Math.floor(t * n), a = (c * 2 * Math.PI) / n;
+      dots.push([3.5 * Math.cos(a) + gauss() * 0.9, 3.5 * Math.sin(a) + gauss() * 0.9, C[c]]);
+    } else if (name === "sine") { const x = rand() * 12 - 6, y = rand() * 12 - 6; dots.push([x, y, C[y >= 3 * Math.sin(Math.PI * x / 4) ? 1 : 0]]); }
+    else if (name === "reg-plane") { const x = rand() * 12 - 6, y = rand() * 12 - 6; dots.push([x, y, reg(x + y)]); }
+    else { const x = rand() * 12 - 6, y = rand() * 12 - 6; dots.push([x, y, reg(Math.exp(-((x - 2) ** 2 + (y - 2) ** 2) / 6) - Math.exp(-((x + 2) ** 2 + (y + 2) ** 2) / 6))]); }
+  }
+  for (const [x, y, c] of dots) {
+    ctx.fillStyle = c;
+    ctx.beginPath(); ctx.arc(((x + 6) / 12) * w, ((6 - y) / 12) * w, 1.7, 0, 6.29); ctx.fill();
   }
 }

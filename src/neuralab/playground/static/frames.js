@@ -4,7 +4,7 @@
 export const KIND = {FRAME: 1, DATA: 2, CURVE: 3, EXPORT: 4};
 export const SECTION = {SCALARS: 1, SHAPE: 2, WEIGHTS: 3, GRADS: 4, OUTPUT: 5, CLASSES: 6,
   NEURONS: 7, FOCUS: 8, RACE: 9, POINTS: 10, INPUTS: 11, LR_CURVE: 12, DOMAIN: 13,
-  FILE_NAME: 14, FILE_TYPE: 15, FILE: 16};
+  FILE_NAME: 14, FILE_TYPE: 15, FILE: 16, CONFUSION: 17};
 const TYPES = {1: Uint8Array, 2: Uint16Array, 3: Float32Array, 4: Float64Array};
 
 export function decode(buffer) {

@@ -1,5 +1,6 @@
 // Heatmaps: quantized bytes (0 = -1 orange, 128 = 0 white, 255 = +1 blue) drawn into a canvas
-// through a 256-entry colour table, and the data points on top.
+// through a 256-entry colour table (the main one pale, ``alpha`` about 60%, so that the
+// points stay readable), and the data points on top.
 
 const NEG = [245, 147, 34], MID = [232, 234, 235], POS = [8, 119, 189];
 export const CLASS_COLORS = [[245, 147, 34], [8, 119, 189], [64, 160, 64], [200, 60, 160],
@@ -17,7 +18,7 @@ for (let q = 0; q < 256; q++) {
 }
 
 /** Paint an n×n byte image (row 0 at the top) onto ``canvas``, scaled to its size. */
-export function paint(canvas, bytes, n, {discretize = false, classes = null} = {}) {
+export function paint(canvas, bytes, n, {discretize = false, classes = null, alpha = 255} = {}) {
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(n, n);
   const px = image.data, table = discretize ? DISCRETE : TABLE;
@@ -30,7 +31,7 @@ export function paint(canvas, bytes, n, {discretize = false, classes = null} = {
     } else {
       r = table[bytes[k] * 3]; g = table[bytes[k] * 3 + 1]; b = table[bytes[k] * 3 + 2];
     }
-    px[k * 4] = r; px[k * 4 + 1] = g; px[k * 4 + 2] = b; px[k * 4 + 3] = 255;
+    px[k * 4] = r; px[k * 4 + 1] = g; px[k * 4 + 2] = b; px[k * 4 + 3] = alpha;
   }
   const off = paint.scratch || (paint.scratch = document.createElement("canvas"));
   off.width = n; off.height = n;
@@ -73,7 +74,7 @@ function pointsInto(canvas, points, domain, showTest, task) {
       color = label > 0.5 ? POS : NEG;
     }
     ctx.beginPath();
-    ctx.arc(x, y, 2.6, 0, 2 * Math.PI);
+    ctx.arc(x, y, 3.2, 0, 2 * Math.PI);
     ctx.fillStyle = `rgb(${color.join(",")})`;
     ctx.fill();
     ctx.lineWidth = test ? 1.4 : 0.8;
