@@ -143,8 +143,19 @@ def test_second_order_methods_refuse_it_by_name_and_the_fast_path_leaves_it():
     with pytest.raises(TypeError, match="BatchNorm"):
         nl.fit(model, X, Y, optimizer=nl.optim.NewtonCG(), epochs=1, batch_size=None)
     assert _fastpath._blocks(model.layers) is None     # the readable pass, by declaration
+    assert not model.fast_path and nl.MLP([3, 4, 2]).fast_path
 
 
 def test_a_batch_of_one_is_refused_clearly():
     with pytest.raises(ValueError, match="at least 2 examples"):
         nl.fit(_model(), X[:33], Y[:33], epochs=1, batch_size=32, shuffle=False)
+
+
+def test_data_parallel_training_refuses_batch_statistics():
+    from neuralab import _comm
+
+    class TwoRanks(_comm.Local):
+        size = 2
+
+    with pytest.raises(ValueError, match="BatchNorm keeps statistics of each batch"):
+        nl.fit(_model(), X, Y, epochs=1, comm=TwoRanks())

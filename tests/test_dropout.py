@@ -50,6 +50,7 @@ def test_p_is_validated():
 def test_fast_path_runs_dropout_and_equals_the_readable_path(monkeypatch):
     model = _model()
     assert _fastpath._blocks(model.layers) is not None          # no silent fallback
+    assert model.fast_path
     calls = []
     real = _fastpath.loss_and_grad
     monkeypatch.setattr(_fastpath, "loss_and_grad",

@@ -161,7 +161,13 @@ def _runtime_mutations(tree, names):
 #: Reviewed process-wide resources (not model state): the lazily created thread pool of the
 #: chunked optimizer kernels. Results do not depend on it (each element's arithmetic is the same
 #: whatever the split), and ThreadPoolExecutor.submit is thread-safe.
-ALLOWED = {("_kernels.py", "_pool", "_POOL"), ("_kernels.py", "_pool", "_POOL_PID")}
+ALLOWED = {("_kernels.py", "_pool", "_POOL"), ("_kernels.py", "_pool", "_POOL_PID"),
+           # the registries: a class enters its table when it is defined (at import)
+           ("layers.py", "__init_subclass__", "LAYERS"),
+           ("activations.py", "__init_subclass__", "ACTIVATIONS"),
+           ("losses.py", "__init_subclass__", "LOSSES"),
+           ("optim/optimizer.py", "__init_subclass__", "OPTIMIZERS"),
+           ("schedules.py", "__init_subclass__", "SCHEDULES")}
 
 
 def test_no_function_mutates_module_level_state():

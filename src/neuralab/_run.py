@@ -138,6 +138,12 @@ class TrainingRun:
             checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
         self.regularizer = _regularizers.get(regularizer)
         optimizer.check_run(self.regularizer, model)
+        if self.comm.size > 1:
+            for layer in model.layers:
+                if layer.buffers():
+                    raise ValueError(f"{type(layer).__name__} keeps statistics of each batch "
+                                     "(its buffers), which every rank would compute from its "
+                                     "own rows alone; train this model in one process")
         self.names = check_metrics(metrics, loss)
         X = check_rows(model, X, comm=self.comm)     # raw rows through the model's preprocessing
         Y = loss.prepare_targets(np.asarray(model._encode_labels(y)), model.n_out, X.shape[0],

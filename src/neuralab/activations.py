@@ -202,22 +202,24 @@ class Activation(Layer):
         return cls()
 
 
-class Sigmoid(Activation):
-    r"""Logistic sigmoid :math:`\sigma(z) = 1/(1+e^{-z})`, :math:`\sigma' = \sigma(1-\sigma)`."""
+class ReLU(Activation):
+    r""":math:`\mathrm{ReLU}(z) = \max(0, z)`, derivative 1 for z > 0 and 0 otherwise."""
 
-    name = "sigmoid"
-    fast_form = "elementwise"
-    onnx_op, torch_twin = "Sigmoid", "Sigmoid"
+    name = "relu"
+    fast_form = "relu"                       # the compiled bias + ReLU kernels
+    onnx_op, torch_twin = "Relu", "ReLU"
 
     def g(self, Z):
-        return sigmoid(Z)
+        return np.maximum(Z, 0)
 
     def g_prime(self, Z, A):
-        return A * (1.0 - A)
+        return Z > 0
+
+    def backward(self, dA, need_input_grad=True):
+        return np.multiply(dA, self._Z > 0)
 
     def derivatives(self, Z, A):
-        gp = A * (1.0 - A)
-        return gp, gp * (1.0 - 2.0 * A)      # σ″ = σ′(1 − 2σ)
+        return (Z > 0).astype(Z.dtype), None
 
 
 class Tanh(Activation):
@@ -238,24 +240,22 @@ class Tanh(Activation):
         return gp, -2.0 * A * gp             # tanh″ = −2 tanh · tanh′
 
 
-class ReLU(Activation):
-    r""":math:`\mathrm{ReLU}(z) = \max(0, z)`, derivative 1 for z > 0 and 0 otherwise."""
+class Sigmoid(Activation):
+    r"""Logistic sigmoid :math:`\sigma(z) = 1/(1+e^{-z})`, :math:`\sigma' = \sigma(1-\sigma)`."""
 
-    name = "relu"
-    fast_form = "relu"                       # the compiled bias + ReLU kernels
-    onnx_op, torch_twin = "Relu", "ReLU"
+    name = "sigmoid"
+    fast_form = "elementwise"
+    onnx_op, torch_twin = "Sigmoid", "Sigmoid"
 
     def g(self, Z):
-        return np.maximum(Z, 0)
+        return sigmoid(Z)
 
     def g_prime(self, Z, A):
-        return Z > 0
-
-    def backward(self, dA, need_input_grad=True):
-        return np.multiply(dA, self._Z > 0)
+        return A * (1.0 - A)
 
     def derivatives(self, Z, A):
-        return (Z > 0).astype(Z.dtype), None
+        gp = A * (1.0 - A)
+        return gp, gp * (1.0 - 2.0 * A)      # σ″ = σ′(1 − 2σ)
 
 
 class LeakyReLU(Activation):

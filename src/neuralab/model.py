@@ -157,6 +157,12 @@ class Sequential(ModelInputs):
                 layer.bind_rng(rng)
 
     @property
+    def fast_path(self) -> bool:
+        """Whether training steps run the fast plan (:mod:`neuralab._fastpath`: every layer
+        declares a ``fast_form`` it can run) rather than the readable layer-by-layer pass."""
+        return _fastpath._blocks(self.layers) is not None
+
+    @property
     def needs_rng(self) -> bool:
         """Whether a layer draws randomness in training."""
         return any(layer.needs_rng for layer in self.layers)
