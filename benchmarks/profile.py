@@ -129,13 +129,13 @@ def profile(sizes, m, repeats=5, rows=4096, log=None):
     return ms
 
 
-def table(shapes=SHAPES, batches=(64, 256), repeats=5):
+def table(shapes=SHAPES, batches=(64, 256), repeats=5, rows=4096):
     """Markdown: one row per shape, ms per step and each part's share of it."""
     head = ["net", "batch", "fit step (ms)"] + list(PARTS) + ["rest"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for name, sizes in shapes:
         for m in batches:
-            ms = profile(sizes, m, repeats)
+            ms = profile(sizes, m, repeats, rows)
             cells = [f"{ms[k]:.3f} ({100 * ms[k] / ms['fit']:.0f}%)" for k in (*PARTS, "rest")]
             lines.append("| " + " | ".join([name, str(m), f"{ms['fit']:.3f}"] + cells) + " |")
     return "\n".join(lines)

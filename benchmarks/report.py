@@ -7,7 +7,7 @@ import datetime
 import os
 import time
 
-from . import machine, scaling, tasks, throughput
+from . import machine, profile, scaling, tasks, throughput
 
 FULL = [("small", [784, 128, 10]), ("medium", [784, 512, 512, 10]),
         ("large", [1024, 2048, 2048, 10])]
@@ -79,6 +79,17 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
                     f"{r['products_gflops']:.0f}", f"{r['adam_ms']:.3f}",
                     f"{r['limit']:,.0f}"] for r in rows])]
     log(out[2])
+
+    out += ["", "### Where `nl.fit`'s step goes (ms per step, wall time, best of "
+            f"{1 if smoke else 3}; `python -m benchmarks.profile`)", "",
+            profile.table(configs, repeats=1 if smoke else 3,
+                          rows=steps["n_samples"]), "",
+            "Each part is timed alone on the model's own buffers and batch, right after a "
+            "timed `fit` epoch; *rest* is the step minus the parts: Python between them, "
+            "batching, the running sums, the per-epoch work (input check, dead-ReLU probe, "
+            "logs) spread over the epoch's steps, and caches that are colder inside a step "
+            "than in a part timed alone."]
+    log(out[-3])
 
     tta_rows = []
     for name, hidden, target in ([("digits", [64], 0.5)] if smoke else

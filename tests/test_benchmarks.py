@@ -18,7 +18,7 @@ def test_smoke_run_produces_every_table(tmp_path):
     lines = []
     text = report.run(smoke=True, threads=1, log=lines.append)
     for title in ("Training throughput", "Time to test accuracy", "Newton on logistic",
-                  "Peak memory", "Data-parallel scaling"):
+                  "Peak memory", "Data-parallel scaling", "Where `nl.fit`'s step goes"):
         assert title in text
     rows = [r for r in text.splitlines() if r.startswith("| tiny | 32-16-4 |")]
     assert [r.split("|")[3].strip() for r in rows] == ["64", "256"]
@@ -91,3 +91,13 @@ def test_jax_step_is_adam_on_the_same_network():
         moved += float(np.abs(layer.W - nl.MLP(sizes, seed=0).layers[0].W).max()) \
             if layer is dense[0] else 0.0
     assert moved > 1e-4          # the steps moved θ (the comparison is not of two copies)
+
+
+def test_profile_times_every_part_of_the_step():
+    from benchmarks import profile
+
+    ms = profile.profile([8, 6, 5, 3], 16, repeats=1, rows=64)
+    assert set(ms) == {"fit", "rest", *profile.PARTS}
+    assert ms["fit"] > 0 and all(ms[k] >= 0 for k in profile.PARTS)
+    assert ms["products"] > 0 and ms["Adam"] > 0
+    assert abs(ms["fit"] - sum(ms[k] for k in profile.PARTS) - ms["rest"]) < 1e-9
