@@ -7,7 +7,7 @@ import datetime
 import os
 import time
 
-from . import machine, profile, scaling, tasks, throughput
+from . import machine, scaling, tasks, throughput
 
 FULL = [("small", [784, 128, 10]), ("medium", [784, 512, 512, 10]),
         ("large", [1024, 2048, 2048, 10])]
@@ -79,6 +79,8 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
                     f"{r['products_gflops']:.0f}", f"{r['adam_ms']:.3f}",
                     f"{r['limit']:,.0f}"] for r in rows])]
     log(out[2])
+
+    from . import profile  # here: `python -m benchmarks.profile` imports the package first
 
     out += ["", "### Where `nl.fit`'s step goes (ms per step, wall time, best of "
             f"{1 if smoke else 3}; `python -m benchmarks.profile`)", "",
