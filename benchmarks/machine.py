@@ -28,6 +28,42 @@ def matmul_peak(n: int = 4096, repeats: int = 10) -> float:
     return 2.0 * n ** 3 / _best(lambda: np.matmul(a, b, out=c), repeats) / 1e9
 
 
+def step_products(sizes, m) -> list[tuple[str, tuple, tuple]]:
+    """The matrix products of one training step of a Dense stack on a batch of ``m`` columns,
+    with neuralab's layouts: ``(what, shape of the left factor, shape of the right)``.
+
+    Forward ``W @ A`` (n_out, n_in)·(n_in, m); backward ``dZ @ A.T`` (n_out, m)·(m, n_in) for
+    dW and ``W.T @ dZ`` (n_in, n_out)·(n_out, m) for dA, except in the first layer.
+    """
+    products = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        products.append(("W A", (b, a), (a, m)))
+        products.append(("dZ A.T", (b, m), (m, a)))
+        if i > 0:
+            products.append(("W.T dZ", (a, b), (b, m)))
+    return products
+
+
+def products_seconds(sizes, m, repeats: int = 20, matmul=None) -> float:
+    """Sum over the step's products (:func:`step_products`) of each one's best time alone.
+
+    Each product is timed at its own shape and layout (a transposed factor is a transposed
+    view, as in the training pass), best of ``repeats``: what this machine's BLAS does on
+    exactly these shapes, with warm caches. ``matmul(a, b, out)`` defaults to ``np.matmul``.
+    """
+    matmul = matmul or (lambda a, b, out: np.matmul(a, b, out=out))
+    rng = np.random.default_rng(0)
+    total = 0.0
+    for what, left, right in step_products(sizes, m):
+        a = rng.standard_normal(left[::-1] if what == "W.T dZ" else left, dtype=np.float32)
+        b = rng.standard_normal(right[::-1] if what == "dZ A.T" else right, dtype=np.float32)
+        a = a.T if what == "W.T dZ" else a
+        b = b.T if what == "dZ A.T" else b
+        c = np.empty((left[0], right[1]), dtype=np.float32)
+        total += _best(lambda a=a, b=b, c=c: matmul(a, b, c), repeats)
+    return total
+
+
 def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 10) -> float:
     """GB/s of ``np.copyto`` on ``nbytes`` buffers, counting bytes read plus bytes written.
 
@@ -71,6 +107,12 @@ def describe() -> dict:
         info.update(scipy=scipy.__version__, sklearn=sklearn.__version__,
                     torch=torch.__version__)
     except ImportError:  # pragma: no cover
+        pass
+    try:
+        import jax
+
+        info["jax"] = jax.__version__
+    except ImportError:
         pass
     try:
         info["load"] = " ".join(f"{x:.2f}" for x in os.getloadavg())

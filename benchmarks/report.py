@@ -36,10 +36,12 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
     steps = dict(warmup=1, steps=2, repeats=1, n_samples=512) if smoke else \
         dict(warmup=3, steps=None, repeats=5, n_samples=4096)
     rows = throughput.throughput_table(configs, peak, bandwidth, threads=threads, **steps)
+    jax_cols = "jax" in rows[0]
     out = ["### Training throughput (samples/s, Adam, float32)", "",
            _table(["net", "sizes", "batch", "neuralab", "PyTorch", "MLPClassifier",
                    "limit", "nl/torch", "nl/sklearn", "nl % limit", "torch % limit",
-                   "best: nl/torch", "nl/sklearn", "nl % limit"],
+                   "best: nl/torch", "nl/sklearn", "nl % limit"] +
+                  (["JAX", "nl/JAX", "JAX % limit", "best: nl/JAX"] if jax_cols else []),
                   [[r["net"], r["sizes"], r["batch"], f"{r['neuralab']:,.0f}",
                     f"{r['torch']:,.0f}", f"{r['sklearn']:,.0f}", f"{r['limit']:,.0f}",
                     f"{r['neuralab'] / r['torch']:.2f}×", f"{r['neuralab'] / r['sklearn']:.2f}×",
@@ -47,21 +49,49 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
                     f"{100 * r['torch'] / r['limit']:.0f}%",
                     f"{r['best']['neuralab'] / r['best']['torch']:.2f}×",
                     f"{r['best']['neuralab'] / r['best']['sklearn']:.2f}×",
-                    f"{100 * r['best']['neuralab'] / r['limit']:.0f}%"] for r in rows]),
+                    f"{100 * r['best']['neuralab'] / r['limit']:.0f}%"] +
+                   ([f"{r['jax']:,.0f}", f"{r['neuralab'] / r['jax']:.2f}×",
+                     f"{100 * r['jax'] / r['limit']:.0f}%",
+                     f"{r['best']['neuralab'] / r['best']['jax']:.2f}×"] if jax_cols else [])
+                   for r in rows]),
            "", "A timed turn is " + ("2 steps" if smoke else "one epoch over the 4,096-sample "
                                      "data set (64 steps at batch 64, 16 at 256)") +
            "; for neuralab it is "
            "one `nl.fit` call (input validation, divergence checks, per-layer gradient norms, "
            "the epoch's logs included). Rates are the "
            "median of the repeats (the frameworks take turns); the last three columns use each "
-           "framework's best repeat, which a busy machine disturbs less.",
+           "framework's best repeat, which a busy machine disturbs less. " +
+           ("JAX: jax + optax on the CPU, the whole step (forward, loss, backward, "
+            "`optax.adam`) one `jax.jit` program, batches as device arrays before the clock, "
+            "each turn ended by `block_until_ready`." if jax_cols else
+            "JAX is not installed (`pip install neuralab[bench]`): its columns are left out."),
            "", _table(["net", "batch", "nl.fit", "its bare step loop", "fit / loop"],
                       [[r["net"], r["batch"], f"{r['neuralab']:,.0f}", f"{r['loop']:,.0f}",
                         f"{r['neuralab'] / r['loop']:.2f}"] for r in rows]),
-           "", f"Limit: the step's matrix products at {peak:.0f} GFLOP/s (float32 "
-           f"{'256' if smoke else '4096'}² matmul, best of 10) plus Adam's 28 bytes per "
-           f"parameter at {bandwidth:.1f} GB/s (np.copyto, read + write bytes)."]
+           "", "Limit of one step: its matrix products, each at the best time NumPy's BLAS "
+           "takes for its shape alone (best of " + ("3" if smoke else "20") + "), plus Adam's "
+           f"28 bytes per parameter at {bandwidth:.1f} GB/s (np.copyto, read + write bytes). "
+           f"For scale, a float32 {'256' if smoke else '4096'}² matmul runs at {peak:.0f} "
+           "GFLOP/s here.", "",
+           _table(["net", "batch", "products (ms)", "their GFLOP/s", "Adam's bytes (ms)",
+                   "limit (samples/s)"],
+                  [[r["net"], r["batch"], f"{r['products_ms']:.3f}",
+                    f"{r['products_gflops']:.0f}", f"{r['adam_ms']:.3f}",
+                    f"{r['limit']:,.0f}"] for r in rows])]
     log(out[2])
+
+    from . import profile  # here: `python -m benchmarks.profile` imports the package first
+
+    out += ["", "### Where `nl.fit`'s step goes (ms per step, wall time, best of "
+            f"{1 if smoke else 3}; `python -m benchmarks.profile`)", "",
+            profile.table(configs, repeats=1 if smoke else 3,
+                          rows=steps["n_samples"]), "",
+            "Each part is timed alone on the model's own buffers and batch, right after a "
+            "timed `fit` epoch; *rest* is the step minus the parts: Python between them, "
+            "batching, the running sums, the per-epoch work (input check, dead-ReLU probe, "
+            "logs) spread over the epoch's steps, and caches that are colder inside a step "
+            "than in a part timed alone."]
+    log(out[-3])
 
     tta_rows = []
     for name, hidden, target in ([("digits", [64], 0.5)] if smoke else
@@ -113,7 +143,8 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
             f"{time.perf_counter() - t_start:.0f} s.", "",
             f"Machine: {info['cpu']}, {info['cores']} cores, load average {info['load']} "
             f"at the start; numpy {info['numpy']} with {info['blas']}; torch "
-            f"{info.get('torch')} ({threads} threads); scikit-learn {info.get('sklearn')}; "
+            f"{info.get('torch')} ({threads} threads); jax {info.get('jax', 'not installed')}; "
+            f"scikit-learn {info.get('sklearn')}; "
             f"Python {info['python']}.", ""]
     return "\n".join(head + out) + "\n"
 

@@ -9,6 +9,8 @@ import numpy as np
 
 import neuralab as nl
 
+from . import machine
+
 LR = 1e-3
 #: Seconds to wait before each timed turn (lets idle BLAS/OpenMP threads stop spinning).
 PARK = 0.3
@@ -42,6 +44,11 @@ def limit_seconds(sizes, m, peak_gflops, bandwidth_gbs) -> float:
     """Lower bound of one step: matmuls at peak + Adam's 7 × 4 bytes per parameter at bandwidth."""
     return step_flops(sizes, m) / (peak_gflops * 1e9) + 28.0 * n_params(sizes) / (
         bandwidth_gbs * 1e9)
+
+
+def adam_seconds(sizes, bandwidth_gbs) -> float:
+    """Adam's minimal memory traffic at ``bandwidth_gbs``: read θ, g, m, v; write θ, m, v."""
+    return 28.0 * n_params(sizes) / (bandwidth_gbs * 1e9)
 
 
 def _batches(n_samples, m, steps, seed=1):
@@ -116,6 +123,64 @@ def torch_runner(sizes, X, y, m, n_steps, threads):
     return run_steps
 
 
+def jax_available() -> bool:
+    """Whether JAX and optax can be imported (the ``bench`` extra); else the column is skipped."""
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def jax_runner(sizes, X, y, m, n_steps):
+    """JAX + optax on the CPU, float32: forward, softmax cross-entropy, ``value_and_grad``,
+    ``optax.adam``, the whole step one ``jax.jit`` program (θ and the moments donated, so
+    XLA updates them in place).
+
+    θ starts as neuralab's (``nl.MLP(sizes, seed=0)``, W transposed to rows-as-samples). The
+    batches are device arrays made before the clock starts; a turn ends with
+    ``block_until_ready`` on θ, so the time covers every step's work, not its dispatch.
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    ref = nl.MLP(sizes, seed=0)
+    params = [(jnp.asarray(d.W.T), jnp.asarray(d.b[:, 0]))
+              for d in ref.layers if isinstance(d, nl.Dense)]
+
+    def loss_fn(params, xb, yb):
+        a = xb
+        for i, (W, b) in enumerate(params):
+            a = a @ W + b
+            if i < len(params) - 1:
+                a = jax.nn.relu(a)
+        return optax.softmax_cross_entropy_with_integer_labels(a, yb).mean()
+
+    opt = optax.adam(LR)
+
+    def step(params, state, xb, yb):
+        value, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, value
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    batches = [(jax.device_put(X[idx]), jax.device_put(y[idx].astype(np.int32)))
+               for idx in _batches(X.shape[0], m, n_steps)]
+    carry = [params, opt.init(params)]
+
+    def run_steps(k):
+        params, state = carry
+        for xb, yb in batches[:k]:
+            params, state, _ = step(params, state, xb, yb)
+        jax.block_until_ready(params)
+        carry[:] = params, state
+
+    run_steps.carry = carry          # θ and optax's state, for the tests
+    return run_steps
+
+
 def sklearn_mlp(sizes, m, **kw):
     from sklearn.neural_network import MLPClassifier
 
@@ -162,24 +227,37 @@ def interleaved_rates(runners, m, warmup, steps, repeats):
             {name: float(np.max(r)) for name, r in rates.items()})
 
 
-def throughput_table(configs, peak, bandwidth, warmup, steps, repeats, threads, n_samples):
+def throughput_table(configs, peak, bandwidth, warmup, steps, repeats, threads, n_samples,
+                     use_jax=None):
     """One row per (name, sizes, batch): samples/s of each framework, ratios, % of the limit.
+
+    JAX runs when it is installed (``use_jax=None``) or when ``use_jax`` is True.
 
     A timed turn is ``steps`` steps, or with ``steps=None`` one epoch over the ``n_samples``
     rows (``n_samples // m`` steps; one ``fit`` call for neuralab).
+
+    The limit of a step is its matrix products, each at the best time NumPy's BLAS takes
+    for its shape alone (:func:`benchmarks.machine.products_seconds`), plus Adam's bytes at
+    ``bandwidth``; ``peak`` (GFLOP/s of a large square product) is kept for the report.
     """
+    use_jax = jax_available() if use_jax is None else use_jax
     rows = []
     for name, sizes in configs:
         X, y = make_data(sizes, n_samples)
         for m in (64, 256):
-            limit = m / limit_seconds(sizes, m, peak, bandwidth)
+            products = machine.products_seconds(sizes, m, repeats=3 if steps else 20)
+            limit = m / (products + adam_seconds(sizes, bandwidth))
             k = steps or n_samples // m
             n = max(warmup, k)
             runners = {"torch": torch_runner(sizes, X, y, m, n, threads),
                        "neuralab": neuralab_runner(sizes, X, y, m, n),
                        "loop": neuralab_loop_runner(sizes, X, y, m, n),
                        "sklearn": sklearn_runner(sizes, X, y, m, n)}
+            if use_jax:
+                runners["jax"] = jax_runner(sizes, X, y, m, n)
             rate, best = interleaved_rates(runners, m, warmup, k, repeats)
             rows.append({"net": name, "sizes": "-".join(map(str, sizes)), "batch": m,
-                         "limit": limit, **rate, "best": best})
+                         "limit": limit, "products_ms": 1e3 * products,
+                         "products_gflops": step_flops(sizes, m) / products / 1e9,
+                         "adam_ms": 1e3 * adam_seconds(sizes, bandwidth), **rate, "best": best})
     return rows

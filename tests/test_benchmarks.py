@@ -18,7 +18,7 @@ def test_smoke_run_produces_every_table(tmp_path):
     lines = []
     text = report.run(smoke=True, threads=1, log=lines.append)
     for title in ("Training throughput", "Time to test accuracy", "Newton on logistic",
-                  "Peak memory", "Data-parallel scaling"):
+                  "Peak memory", "Data-parallel scaling", "Where `nl.fit`'s step goes"):
         assert title in text
     rows = [r for r in text.splitlines() if r.startswith("| tiny | 32-16-4 |")]
     assert [r.split("|")[3].strip() for r in rows] == ["64", "256"]
@@ -40,3 +40,64 @@ def test_step_flops_and_limit_by_hand():
     assert throughput.n_params([4, 3, 2]) == 4 * 3 + 3 + 3 * 2 + 2
     t = throughput.limit_seconds([4, 3, 2], 5, peak_gflops=1.0, bandwidth_gbs=2.0)
     assert t == pytest.approx(420 / 1e9 + 28 * 23 / 2e9)
+
+
+def test_step_products_are_the_flops_of_a_step():
+    from benchmarks import machine
+
+    for sizes, m in (([4, 3, 2], 5), ([784, 512, 512, 10], 64)):
+        products = machine.step_products(sizes, m)
+        flops = sum(2 * a[0] * a[1] * b[1] for _, a, b in products)
+        assert all(a[1] == b[0] for _, a, b in products)      # the shapes chain
+        assert flops == throughput.step_flops(sizes, m)
+    assert machine.products_seconds([4, 3, 2], 5, repeats=1) > 0
+
+
+def test_jax_column_present_when_installed_and_skipped_cleanly_without():
+    rows = throughput.throughput_table([("tiny", [8, 4, 3])], peak=1.0, bandwidth=1.0,
+                                       warmup=1, steps=1, repeats=1, threads=1,
+                                       n_samples=256, use_jax=False)
+    assert all("jax" not in r for r in rows)
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    rows = throughput.throughput_table([("tiny", [8, 4, 3])], peak=1.0, bandwidth=1.0,
+                                       warmup=1, steps=1, repeats=1, threads=1,
+                                       n_samples=256, use_jax=True)
+    assert all(r["jax"] > 0 and r["best"]["jax"] > 0 for r in rows)
+
+
+def test_jax_step_is_adam_on_the_same_network():
+    """The JAX peer trains the same network the same way: from neuralab's θ, two Adam steps
+    on the same batches give neuralab's θ (float32 rounding apart)."""
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    import numpy as np
+
+    import neuralab as nl
+
+    sizes, m = [6, 5, 3], 4
+    X, y = throughput.make_data(sizes, 64)
+    run = throughput.jax_runner(sizes, X, y, m, 2)
+    run(2)
+    model = nl.MLP(sizes, seed=0)
+    idx = np.concatenate(throughput._batches(64, m, 2))
+    nl.fit(model, X[idx], y[idx], optimizer=nl.optim.Adam(throughput.LR), epochs=1,
+           batch_size=m, shuffle=False)
+    dense = [layer for layer in model.layers if isinstance(layer, nl.Dense)]
+    moved = 0.0
+    for (W, b), layer in zip(run.carry[0], dense, strict=True):
+        np.testing.assert_allclose(np.asarray(W).T, layer.W, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(b), layer.b[:, 0], rtol=1e-5, atol=1e-6)
+        moved += float(np.abs(layer.W - nl.MLP(sizes, seed=0).layers[0].W).max()) \
+            if layer is dense[0] else 0.0
+    assert moved > 1e-4          # the steps moved θ (the comparison is not of two copies)
+
+
+def test_profile_times_every_part_of_the_step():
+    from benchmarks import profile
+
+    ms = profile.profile([8, 6, 5, 3], 16, repeats=1, rows=64)
+    assert set(ms) == {"fit", "rest", *profile.PARTS}
+    assert ms["fit"] > 0 and all(ms[k] >= 0 for k in profile.PARTS)
+    assert ms["products"] > 0 and ms["Adam"] > 0
+    assert abs(ms["fit"] - sum(ms[k] for k in profile.PARTS) - ms["rest"]) < 1e-9
