@@ -62,7 +62,7 @@ def _classifier(model) -> bool:
     """Whether the model ends in class probabilities (Softmax or Sigmoid), not a regression."""
     import neuralab as nl
 
-    return isinstance(model.layers[-1], (nl.Softmax, nl.Sigmoid))
+    return not isinstance(nl.losses.default_loss(model), nl.MSE)   # the output layer says
 
 
 def _align(path, X, names, model, by_position=False):
