@@ -92,9 +92,10 @@ def _children(pid) -> list[int]:
     return workers
 
 
-def _ws_session(port, seconds=3.0):
-    """A bare WebSocket page: plays, counts frames, asks for the data export; returns
-    (frames, export bytes)."""
+def _ws_session(port, min_frames=4, seconds=30.0):
+    """A bare WebSocket page: plays until it has ``min_frames`` frames and the data export
+    (``seconds`` at most: a loaded machine may draw slowly, which is not what this checks);
+    returns (frames, export bytes)."""
     import json
     import socket
     import struct
@@ -108,7 +109,8 @@ def _ws_session(port, seconds=3.0):
     sock.sendall(conn.send(Request(host=f"127.0.0.1:{port}", target="/ws")))
     frames, exported, buf = 0, None, bytearray()
     end = None
-    while end is None or time.monotonic() < end or exported is None:
+    while end is None or (time.monotonic() < end
+                          and (frames < min_frames or exported is None)):
         conn.receive_data(sock.recv(1 << 20))
         for event in conn.events():
             if isinstance(event, AcceptConnection):
