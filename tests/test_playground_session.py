@@ -342,7 +342,8 @@ def test_every_setting_travels_in_the_toml_or_is_listed():
         "tMax": ({"schedule": "cosine"}, 4), "lrMin": ({"schedule": "cosine"}, 0.001),
         "warmup": ({}, 3), "regularization": ({"regRate": 0.01}, "L2"),
         "regRate": ({"regularization": "L1"}, 0.03), "batchSize": ({}, 5),
-        "race": ({}, [{"optimizer": "adam", "lr": 0.01}])}
+        "race": ({}, [{"optimizer": "adam", "lr": 0.01}]), "batchNorm": ({}, True),
+        "dropout": ({}, 0.3)}
     assert set(cases) | set(export.VIEW_ONLY) == set(protocol.STATE)
     for field, (context, value) in cases.items():
         before = Session(dict(context))
@@ -519,3 +520,45 @@ def test_the_sine_boundary_data_set_is_the_library_s_and_in_the_page():
     library = nl.data.planar("sine", n_samples=500, noise=0, seed=0)[0]
     assert np.array_equal(np.unique(points, axis=0), np.unique(library, axis=0))
     assert s.task == "binary"
+
+
+def test_batch_norm_and_dropout_train_as_the_library_s_mlp_and_the_exports_carry_them(
+        tmp_path, monkeypatch):
+    from neuralab.cli.options import _read_config
+
+    s = Session({"dataset": "xor", "hidden": [4, 3], "batchNorm": True, "dropout": 0.25,
+                 "optimizer": "adam", "lr": 0.01, "batchSize": 7, "seed": 3})
+    assert [type(x).__name__ for x in s.model.layers] == [
+        "Dense", "BatchNorm", "Tanh", "Dropout", "Dense", "BatchNorm", "Tanh", "Dropout",
+        "Dense", "Sigmoid"]                      # nl.MLP(..., batch_norm=True, dropout=p)'s order
+    assert s.model.n_params == _config.n_params(s.state, 2, 1)
+    s.advance(57)                                # masks and batch statistics drawn as fit does
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(export.python_snippet(s), "playground.py", "exec"), namespace)
+    assert np.array_equal(namespace["model"].params, s.model.params)
+    for a, b in zip(namespace["model"].layers, s.model.layers, strict=True):
+        for name, value in b.buffers().items():  # BatchNorm's running statistics too
+            assert np.array_equal(a.buffers()[name], value), name
+    assert any(b.buffers() for b in s.model.layers)
+    path = tmp_path / "run.toml"
+    path.write_text(export.train_toml(s))
+    config = _read_config(str(path))
+    assert config["batch_norm"] is True and config["dropout"] == 0.25
+
+
+def test_newton_and_the_step_by_step_view_refuse_batch_norm_and_dropout_by_name():
+    from neuralab.playground import backprop
+
+    s = Session({"dataset": "xor", "hidden": [2], "dropout": 0.2})
+    with pytest.raises(ProtocolError, match="Newton cannot use a model with Dropout"):
+        s.update({"optimizer": "newton"})
+    assert s.state["optimizer"] == "sgd"         # refused: nothing changed
+    s.advance(3)
+    with pytest.raises(ProtocolError, match="switch batch norm and dropout off"):
+        backprop.step(s, 0)
+    with pytest.raises(ProtocolError, match="Newton cannot use a model with BatchNorm"):
+        Session({"dataset": "xor", "hidden": [2], "batchNorm": True, "optimizer": "newton"})
+    s.update({"dropout": 0.0})                   # without them, both work
+    s.update({"optimizer": "newton"})
+    assert backprop.step(s, 0)

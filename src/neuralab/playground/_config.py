@@ -40,19 +40,29 @@ def activation(state):
 
 
 def layers(state, n_in: int, n_out: int, task: str) -> list:
-    """``[Dense, act, ..., Dense, output]`` for the state's hidden sizes."""
+    """``[Dense, (BatchNorm), act, (Dropout), ..., Dense, output]`` for the state's hidden
+    sizes: the order of ``nl.MLP(..., batch_norm=, dropout=)``."""
     sizes = [n_in, *state["hidden"], n_out]
     out: list[nl.Layer] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         out.append(nl.Dense(a, b, init=init_spec(state)))
-        out.append(activation(state) if i < len(sizes) - 2 else OUTPUTS[task][0]())
+        if i == len(sizes) - 2:
+            out.append(OUTPUTS[task][0]())
+            continue
+        if state["batchNorm"]:
+            out.append(nl.BatchNorm(b))
+        out.append(activation(state))
+        if state["dropout"]:
+            out.append(nl.Dropout(state["dropout"]))
     return out
 
 
 def n_params(state, n_in: int, n_out: int) -> int:
-    """θ's length for the state's network (without building it)."""
+    """θ's length for the state's network (without building it): each Dense's W and b, and
+    each BatchNorm's γ and β."""
     sizes = [n_in, *state["hidden"], n_out]
-    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    norms = 2 * sum(state["hidden"]) if state["batchNorm"] else 0
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) + norms
 
 
 def optimizer_args(state, name: str, lr: float) -> dict:

@@ -20,6 +20,8 @@ import json
 
 import numpy as np
 
+import neuralab as nl
+
 from .protocol import ProtocolError
 
 
@@ -39,6 +41,12 @@ def step(session, example: int = 0) -> dict:
     A = model._check_X(X).T                         # A[0]: the switched-on input features
     loss = session.loss
     Y = loss.prepare_targets(y, session.n_out, m, model.dtype)
+    if len(model.layers) % 2 or not all(
+            isinstance(d, nl.Dense) and isinstance(a, nl.activations.Activation)
+            for d, a in zip(model.layers[::2], model.layers[1::2], strict=True)):
+        raise ProtocolError("backprop step by step shows Dense and activation layers, as on "
+                            "the slides: switch batch norm and dropout off to use it",
+                            "kind")
     layers = []
     for dense, act in zip(model.layers[::2], model.layers[1::2], strict=True):
         A_prev = A

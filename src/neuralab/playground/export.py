@@ -125,6 +125,8 @@ def train_toml(session) -> str:
         f'features = "{",".join(s["features"])}"',
         "standardize = false",
         f'activation = "{activation}"',
+        f"batch_norm = {'true' if s['batchNorm'] else 'false'}",
+        f"dropout = {float(s['dropout'])!r}",
         f'optimizer = "{"sgd" if s["optimizer"] == "newton" else s["optimizer"]}"',
         f"lr = {s['lr']!r}",
         f'schedule = "{"cosine" if s["schedule"] == "cosine" else "constant"}"',
@@ -190,8 +192,13 @@ def python_snippet(session) -> str:
                 f"stratify={stratify}, seed={seed})", ""]
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        hidden = i < len(sizes) - 2
         layers.append(_dense_line(s, a, b))
-        layers.append(_activation_code(s, i < len(sizes) - 2, session.task))
+        if hidden and s["batchNorm"]:
+            layers.append(f"nl.BatchNorm({b})")
+        layers.append(_activation_code(s, hidden, session.task))
+        if hidden and s["dropout"]:
+            layers.append(f"nl.Dropout({s['dropout']!r})")
     out.append("model = nl.Sequential([")
     out += [f"    {layer}," for layer in layers]
     out.append(f"], seed={seed}, dtype=\"float64\",")

@@ -26,6 +26,8 @@ alpha             float 0-0.99 (LeakyReLU's slope)                      0.01
 init              zeros normal xavier_uniform xavier_normal             xavier_uniform
                   he_uniform he_normal
 initScale         float 0.0001-10 (ε of normal)                         0.1
+batchNorm         bool (BatchNorm before each hidden activation)        false
+dropout           float 0-0.9 (Dropout after each hidden activation)    0.0
 optimizer         sgd momentum nesterov adagrad rmsprop adam adamw      sgd
                   newton
 lr                float 1e-06-10                                        0.03
@@ -133,6 +135,10 @@ STATE = {
                  "he_normal")), "Initialization", "network", None),
     "initScale": ("float", 0.1, (1e-4, 10.0), "Init scale ε", "network",
                   ("init", ("normal",))),
+    "batchNorm": ("bool", False, None, "Batch norm (before each hidden activation)", "network",
+                  None),
+    "dropout": ("float", 0.0, (0.0, 0.9), "Dropout p (after each hidden activation)",
+                "network", None),
     "optimizer": ("choice", "sgd", OPTIMIZERS, "Optimizer", "live", None),
     "lr": ("float", 0.03, (1e-6, 10.0), "Learning rate", "live", None),
     "beta": ("float", 0.9, (0.0, 0.999), "Momentum β", "live",

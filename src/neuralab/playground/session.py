@@ -189,7 +189,10 @@ class Session:
                                   dtype="float64", preprocessing=[_features(s["features"])])
             run = _Run(model, _config.optimizer(s, name, lr, limit), _config.schedule(s, lr),
                        s["seed"], f"{name} {lr:g}" if k else f"{name} {lr:g} (main)")
-            run.start(self.X, self.y, self.loss, s["batchSize"], regularizer)
+            try:
+                run.start(self.X, self.y, self.loss, s["batchSize"], regularizer)
+            except (TypeError, ValueError) as exc:  # e.g. Newton refusing Dropout, by name
+                raise ProtocolError(str(exc), "optimizer") from None
             self.runs.append(run)
         self.model = self.runs[0].model
         self.renderer = frames.Renderer(self.model, features.transform(self.grid).T, self.task)
@@ -265,6 +268,10 @@ class Session:
                                 f"here; this one has {self.model.n_params}", "optimizer")
         regularizer = self._checked_regularizer([s["optimizer"]] +
                                                 [r["optimizer"] for r in s["race"]])
+        try:        # what the optimizer needs of the network (Newton: no Dropout, BatchNorm)
+            nl.optim.OPTIMIZERS[s["optimizer"]].check_run(None, self.model)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(str(exc), "optimizer") from None
         run = self.runs[0]
         if keys & OPTIMIZER_FIELDS:
             run.optimizer = _config.optimizer(s, s["optimizer"], s["lr"], limit)
