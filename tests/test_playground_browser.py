@@ -717,3 +717,16 @@ def test_two_quick_changes_of_a_racer_both_count(page):
         opt.value = 'sgd'; opt.dispatchEvent(new Event('change'));
         lr.value = '0.03'; lr.dispatchEvent(new Event('change')); }""")
     _wait_url(page, "race=sgd%3A0.03")
+
+
+def test_batch_norm_and_dropout_are_switched_from_the_network_panel(page):
+    page.locator("[data-field=batchNorm]").check()
+    _wait_url(page, "batchNorm=true")
+    box = page.locator("[data-field=dropout]")
+    box.fill("0.25")
+    box.press("Enter")
+    _wait_url(page, "dropout=0.25")
+    page.get_by_role("button", name="Play").click()
+    _wait_frames(page, page.evaluate("() => window.playground.frames") + 5)
+    assert _scalar(page, "epoch") >= 0
+    assert page.locator("[data-field=batchNorm]").bounding_box()["height"] > 0
