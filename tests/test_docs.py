@@ -247,7 +247,8 @@ def test_site_renders_docstring_math_tables_and_cross_references(site):
     assert optim.count('class="arithmatex"') >= 5        # math blocks of the update rules
     assert "<table>" in optim and ".. math::" not in optim and ":math:`" not in optim
     training = (site / "api/training/index.html").read_text(encoding="utf-8")
-    assert 'href="#neuralab.training.callbacks.ReduceLROnPlateau"' in training    # from fit's docstring
+    # from fit's docstring
+    assert 'href="#neuralab.training.callbacks.ReduceLROnPlateau"' in training
     assert "LivePlot" in training and ":class:`" not in training
 
 
