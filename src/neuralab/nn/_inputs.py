@@ -21,6 +21,11 @@ class ModelInputs:
     Needs ``n_in``, ``n_out``, ``dtype`` and ``layers`` from the model.
     """
 
+    n_in: int
+    n_out: int
+    dtype: np.dtype
+    layers: list
+
     @property
     def preprocessing(self) -> list:
         """Input steps applied in order to raw rows before the first layer (may be empty)."""

@@ -319,4 +319,4 @@ class FeatureMap(Transform):
 
 # ---------------------------------------------------------------------------- pipelines
 #: Step types stored in model files, by name.
-STEPS = {"Standardizer": Standardizer, "FeatureMap": FeatureMap}
+STEPS: dict[str, type[Transform]] = {"Standardizer": Standardizer, "FeatureMap": FeatureMap}
