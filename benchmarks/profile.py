@@ -104,7 +104,7 @@ def _parts(model, opt, A0, Y, guard):
 def profile(sizes, m, repeats=5, rows=4096, log=None):
     """ms per step of ``nl.fit`` and of each part (best of ``repeats``); "rest" = the step
     minus the parts."""
-    from neuralab._guard import DivergenceGuard
+    from neuralab.training._guard import DivergenceGuard
 
     X, y = throughput.make_data(sizes, rows)
     model = nl.MLP(sizes, seed=0)

@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "neuralab"
 
-#: The layers, lowest first (docs/architecture.md draws them). A module may import modules of
-#: its own layer or below, never above; within a layer, never in a circle.
-LAYERS = {
-    0: ("backend", "_validation", "_kernels", "_version", "_display", "_textsafe"),
-    1: ("init", "layers", "activations", "losses", "functional", "model", "_fastpath",
-        "hessian", "gradcheck", "regularizers", "preprocessing", "_inputs", "dropout",
-        "batchnorm"),
-    2: ("optim", "schedules", "newton"),
-    3: ("train", "_run", "callbacks", "_metrics", "_guard", "_batches", "_trainstate", "_comm",
-        "data", "_datasets", "_datafiles", "_planar", "io", "report"),
-    4: ("distributed",),
-    5: ("cli", "__main__", "lab", "playground", "sklearn", "interop", "onnx", "_sysinfo",
-        "neuralab"),
-}
-RANK = {name: rank for rank, names in LAYERS.items() for name in names}
+#: The layers, lowest first (docs/architecture.md draws them): a module's layer is its folder.
+#: A module may import modules of its own layer or below, never above; within a layer, never
+#: in a circle. The modules at the package root are the engine (layer 0), except the two that
+#: users run; the package itself (its __init__) gathers the public names: layer 5 may import it.
+FOLDERS = {"nn": 1, "optim": 2, "training": 3, "data": 3, "export": 3, "distributed": 4,
+           "cli": 5, "lab": 5, "playground": 5}
+ROOT_MODULES = {"backend": 0, "_validation": 0, "_kernels": 0, "_version": 0, "_display": 0,
+                "_textsafe": 0, "_sysinfo": 0, "sklearn": 5}
+RANK = {**FOLDERS, **ROOT_MODULES, "neuralab": 5}
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -72,9 +67,21 @@ def _layer(module: str) -> int:
     parts = module.split(".")
     key = parts[1] if len(parts) > 1 else "neuralab"
     if key not in RANK:
-        pytest.fail(f"{module} is in no layer: add it to LAYERS in tests/test_architecture.py "
-                    "and to docs/architecture.md")
+        pytest.fail(f"{module} is in no layer: put it in a folder (FOLDERS in "
+                    "tests/test_architecture.py) and name it in docs/architecture.md")
     return RANK[key]
+
+
+def test_every_module_is_in_a_known_folder_or_the_engine():
+    strays = [name for name in _modules()
+              if name != "neuralab" and name.split(".")[1] not in RANK]
+    assert strays == []
+    files = {path.name for path in SRC.iterdir()
+             if path.suffix == ".py" and path.stem not in ("__init__",)}
+    assert files == {f"{name}.py" for name in ROOT_MODULES}
+    folders = {path.name for path in SRC.iterdir()
+               if path.is_dir() and (path / "__init__.py").exists()}
+    assert folders == set(FOLDERS)
 
 
 def _cycles(graph) -> list[list[str]]:
@@ -109,6 +116,56 @@ def _cycles(graph) -> list[list[str]]:
     return out
 
 
+DOC = SRC.parents[1] / "docs" / "architecture.md"
+
+
+def _doc_table() -> list[tuple[int, str]]:
+    """(layer, module) for every module docs/architecture.md's table names: `nn/layers`."""
+    rows = []
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\| (\d) \| (.+?) \|", line)
+        if match:
+            rows += [(int(match.group(1)), name) for name in re.findall(r"`([\w/]+)`",
+                                                                        match.group(2))]
+    return rows
+
+
+def _dotted(doc_name: str) -> str:
+    return "neuralab." + doc_name.strip("/").replace("/", ".")
+
+
+def test_every_module_in_the_docs_table_exists_in_its_layer():
+    modules = _modules()
+    rows = _doc_table()
+    assert len(rows) > 20
+    for layer, name in rows:
+        assert _dotted(name) in modules, f"docs/architecture.md names {name}: no such module"
+        assert _layer(_dotted(name)) == layer, f"{name} is in layer {_layer(_dotted(name))}"
+
+
+def test_every_module_file_is_named_in_the_docs_table():
+    named = {_dotted(name) for _, name in _doc_table()}
+    folders = {f"neuralab.{folder}" for folder in FOLDERS}
+    missing = [m for m in _modules() if m != "neuralab" and m not in folders
+               and not any(m == n or m.startswith(n + ".") for n in named)]
+    assert missing == [], "name them in docs/architecture.md's table"
+
+
+def test_the_docs_diagram_draws_the_folders_in_their_layers():
+    block = DOC.read_text(encoding="utf-8").split("```")[1]
+    drawn = {}
+    for line in block.splitlines():
+        match = re.match(r"^\s?(\d)\s", line)
+        if match:
+            words = set(re.findall(r"(\w+)/", line))
+            words |= {w for w in re.findall(r"[\w]+", line) if w in ROOT_MODULES}
+            drawn[int(match.group(1))] = words
+    expected: dict[int, set[str]] = {}
+    for name, layer in {**FOLDERS, **ROOT_MODULES}.items():
+        expected.setdefault(layer, set()).add(name)
+    assert drawn == expected
+
+
 def test_the_import_graph_has_no_circle():
     assert _cycles(_graph()) == []
 
@@ -140,26 +197,31 @@ def _function(path, name) -> ast.FunctionDef:
 
 
 def test_train_py_opens_with_fit_and_its_loop():
-    tree = ast.parse((SRC / "train.py").read_text(encoding="utf-8"))
+    tree = ast.parse((SRC / "training" / "train.py").read_text(encoding="utf-8"))
     functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     assert functions[:2] == ["fit", "training_loop"]
 
 
 @pytest.mark.parametrize("name", ["fit", "training_loop"])
 def test_fit_and_its_loop_are_short(name):
-    fn = _function(SRC / "train.py", name)
+    fn = _function(SRC / "training" / "train.py", name)
     body = fn.body[1:] if isinstance(fn.body[0], ast.Expr) else fn.body   # without docstring
     lines = body[-1].end_lineno - body[0].lineno + 1
     assert lines < 80, f"{name} has {lines} lines of code"
 
 
+def _optimizer_files():
+    """optim/'s files but the schedules (a registry by class, which reads ``cls.__dict__``)."""
+    return [path for path in (SRC / "optim").glob("*.py") if path.name != "schedules.py"]
+
+
 def test_optimizers_touch_no_instance_dict():
-    for path in (SRC / "optim").glob("*.py"):
+    for path in _optimizer_files():
         assert "__dict__" not in path.read_text(encoding="utf-8"), path.name
 
 
 def test_every_optimizer_update_fits_on_a_screen():
-    for path in (SRC / "optim").glob("*.py"):
+    for path in _optimizer_files():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef) and node.name in ("_update", "step"):
                 lines = node.end_lineno - node.lineno + 1

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab import _fastpath
+from neuralab.nn import _fastpath
 
 RNG = np.random.default_rng(1)
 X = RNG.normal(size=(120, 5)) * [1, 3, 0.5, 2, 1] + [0, 1, -2, 0, 4]
@@ -152,7 +152,7 @@ def test_a_batch_of_one_is_refused_clearly():
 
 
 def test_data_parallel_training_refuses_batch_statistics():
-    from neuralab import _comm
+    from neuralab.training import _comm
 
     class TwoRanks(_comm.Local):
         size = 2

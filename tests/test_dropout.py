@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab import _fastpath
+from neuralab.nn import _fastpath
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(120, 5))

@@ -1,4 +1,4 @@
-"""The fast training pass (neuralab._fastpath) against the readable layer-by-layer pass."""
+"""The fast training pass (neuralab.nn._fastpath) against the readable layer-by-layer pass."""
 
 import pickle
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab import _fastpath, _kernels
+from neuralab import _kernels
+from neuralab.nn import _fastpath
 
 
 def _readable(model, A0, Y, loss, monkeypatch):

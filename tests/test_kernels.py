@@ -172,7 +172,7 @@ def test_a_bounded_adam_step_never_makes_theta_non_finite(log_theta, log_g1, log
     # fit's guard skips its copy of θ whenever the bound says so: that must be sound for
     # any θ, gradients, rate and ε, float32 (the closest to overflow), over several steps
     import neuralab as nl
-    from neuralab._guard import AdamStepBound
+    from neuralab.training._guard import AdamStepBound
 
     rng = np.random.default_rng(seed)
     name, wd = decay
@@ -201,7 +201,7 @@ def test_a_bounded_adam_step_never_makes_theta_non_finite(log_theta, log_g1, log
 def test_the_bound_is_not_vacuous():
     # ordinary training steps are proven safe for a long time; an absurd rate is not
     import neuralab as nl
-    from neuralab._guard import AdamStepBound
+    from neuralab.training._guard import AdamStepBound
 
     opt, bound = nl.optim.Adam(lr=1e-3), AdamStepBound()
     theta, g = np.ones(8, np.float32), np.full(8, 0.5, np.float32)

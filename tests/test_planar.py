@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab._planar import planar_task
+from neuralab.data._planar import planar_task
 
 
 @pytest.mark.parametrize("name", list(nl.data.PLANAR))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import neuralab as nl
-from neuralab import _guard
 from neuralab.optim._step_bound import AdamStepBound
+from neuralab.training import _guard
 
 
 @pytest.mark.parametrize("make", [lambda: nl.optim.Adam(lr=0.01),

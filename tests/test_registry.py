@@ -124,7 +124,7 @@ def test_a_subclass_that_changes_a_rule_runs_the_readable_path():
     try:
         assert MyReLU.fast_form is None and MyReLU.onnx_op is None
         model = nl.Sequential([nl.Dense(3, 2), MyReLU(), nl.Dense(2, 2), nl.Softmax()], seed=0)
-        from neuralab import _fastpath
+        from neuralab.nn import _fastpath
         assert _fastpath._blocks(model.layers) is None
     finally:
         layers.LAYERS.pop("MyReLU", None)

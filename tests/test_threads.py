@@ -163,11 +163,11 @@ def _runtime_mutations(tree, names):
 #: whatever the split), and ThreadPoolExecutor.submit is thread-safe.
 ALLOWED = {("_kernels.py", "_pool", "_POOL"), ("_kernels.py", "_pool", "_POOL_PID"),
            # the registries: a class enters its table when it is defined (at import)
-           ("layers.py", "__init_subclass__", "LAYERS"),
-           ("activations.py", "__init_subclass__", "ACTIVATIONS"),
-           ("losses.py", "__init_subclass__", "LOSSES"),
+           ("nn/layers.py", "__init_subclass__", "LAYERS"),
+           ("nn/activations.py", "__init_subclass__", "ACTIVATIONS"),
+           ("nn/losses.py", "__init_subclass__", "LOSSES"),
            ("optim/optimizer.py", "__init_subclass__", "OPTIMIZERS"),
-           ("schedules.py", "__init_subclass__", "SCHEDULES")}
+           ("optim/schedules.py", "__init_subclass__", "SCHEDULES")}
 
 
 def test_no_function_mutates_module_level_state():

@@ -297,7 +297,7 @@ def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkey
     # steps 1-5 at lr 1e-3, then a rate that overflows θ: the copy is skipped from step 2 (the
     # bounds measured after step 1 prove those steps safe) and taken again for step 6, which
     # overflows; θ comes back as it was after step 5
-    from neuralab._guard import DivergenceGuard
+    from neuralab.training._guard import DivergenceGuard
 
     X, y = _regression()
     rate = lambda t: 1e-3 if t < 5 else 1e39        # noqa: E731
@@ -318,7 +318,7 @@ def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkey
 
 
 def test_a_callback_that_may_change_theta_keeps_the_copy(monkeypatch, tmp_path):
-    from neuralab._guard import DivergenceGuard
+    from neuralab.training._guard import DivergenceGuard
 
     copies = []
     real = DivergenceGuard._needs_backup
@@ -336,7 +336,7 @@ def test_a_callback_that_may_change_theta_keeps_the_copy(monkeypatch, tmp_path):
 def test_bounds_that_stay_too_loose_are_not_measured_again(monkeypatch):
     # ε = 1e-30 makes the proven bound useless (M/(ε c_m) > float32's range) while the real
     # steps stay small: every step is copied, and the bounds are measured once, not each step
-    from neuralab._guard import AdamStepBound, DivergenceGuard
+    from neuralab.training._guard import AdamStepBound, DivergenceGuard
 
     copies, measured = [], []
     real = DivergenceGuard._needs_backup
@@ -445,7 +445,7 @@ def test_the_loop_stepped_a_few_batches_at_a_time_equals_fit():
 def test_a_weight_edited_between_steps_is_guarded_again(monkeypatch):
     # Adam's bound proves steps safe only while nothing else changes θ: after an edit the
     # caller says so, and the guard copies θ before the next step again
-    from neuralab._guard import DivergenceGuard
+    from neuralab.training._guard import DivergenceGuard
 
     copies = []
     real = DivergenceGuard._needs_backup

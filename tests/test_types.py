@@ -13,7 +13,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 NOT_YET_CLEAN = {
-    "_inputs.py", "_kernels.py",
+    "_kernels.py",
     "playground/export.py", "playground/frames.py", "playground/protocol.py",
 }
 

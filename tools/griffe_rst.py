@@ -9,8 +9,10 @@ renders docstrings as Markdown, so before rendering each docstring is rewritten:
   ``pymdownx.arithmatex``;
 * ``:math:`x```  ->  ``$x$``;
 * ``:class:`~neuralab.train.History``` and friends  ->  a cross-reference link to the object's
-  entry in the API reference (``mkdocs build --strict`` fails if it has none); a name without
-  a dot (relative to the current class) becomes inline code;
+  entry in the API reference (``mkdocs build --strict`` fails if it has none); a flat path of
+  earlier releases (``neuralab.train``) links to its module's home (``neuralab.training.train``,
+  from the package's ``_MOVED`` table); a name without a dot (relative to the current class)
+  becomes inline code;
 * a reST simple table (rows between ``=====  =====`` rules)  ->  a Markdown table;
 * a ``>>>`` block outside an Examples section  ->  a fenced ``pycon`` block (griffe already
   fences those inside one).
@@ -21,6 +23,8 @@ handler).
 
 from __future__ import annotations
 
+import ast
+import pathlib
 import re
 
 import griffe
@@ -29,6 +33,27 @@ _ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|obj|exc):`([^`]+)`")
 _MATH = re.compile(r":math:`([^`]+)`")
 _DIRECTIVE = re.compile(r"^(\s*)\.\. math::\s*(.*)$")
 _RULE = re.compile(r"^\s*=+(?: +=+)+\s*$")
+
+
+def _moved() -> dict[str, str]:
+    """The package's table of old flat module paths -> new homes, read from its source (as
+    griffe reads the package: statically)."""
+    init = pathlib.Path(__file__).resolve().parents[1] / "src" / "neuralab" / "__init__.py"
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_MOVED":
+            return ast.literal_eval(node.value)
+    raise LookupError(f"no _MOVED table in {init}")
+
+
+_MOVED = _moved()
+
+
+def _home(target: str) -> str:
+    """``neuralab.losses.MSE`` -> ``neuralab.nn.losses.MSE``; other paths unchanged."""
+    parts = target.split(".")
+    if len(parts) > 1 and parts[0] == "neuralab" and parts[1] in _MOVED:
+        return ".".join(["neuralab", _MOVED[parts[1]], *parts[2:]])
+    return target
 
 
 def _role(match: re.Match) -> str:
@@ -40,7 +65,7 @@ def _role(match: re.Match) -> str:
     shown = title or (target.rsplit(".", 1)[-1] if short else target)
     private = any(part.startswith("_") for part in target.split("."))
     if target.startswith("neuralab.") and not private:
-        return f"[`{shown}`][{target}]"
+        return f"[`{shown}`][{_home(target)}]"
     return f"`{shown}`"
 
 

@@ -29,16 +29,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import activations as _act
 from . import optim as _optim
-from . import schedules as _schedules
 from ._validation import check_float, check_int
 from .backend import resolve_dtype
-from .callbacks import Callback
-from .layers import Dense
-from .losses import MSE, CrossEntropy
-from .model import MLP
-from .train import fit as _nl_fit
+from .nn import activations as _act
+from .nn.layers import Dense
+from .nn.losses import MSE, CrossEntropy
+from .nn.model import MLP
+from .optim import schedules as _schedules
+from .training.callbacks import Callback
+from .training.train import fit as _nl_fit
 
 _FLOATS = (np.float64, np.float32)
 

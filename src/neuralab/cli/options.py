@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-from ..activations import hidden_names
+from ..nn.activations import hidden_names
 
 EXAMPLES = """\
 examples:
@@ -297,7 +297,7 @@ def _check_ranges(config):
                        f"{config['optimizer']} ({rule}); "
                        "use a first-order optimizer or --regularizer none")
     if config["features"] is not None:
-        from ..preprocessing import FeatureMap
+        from ..nn.preprocessing import FeatureMap
 
         if any(not name.strip() for name in config["features"].split(",")):
             raise CLIError(f"features {config['features']!r} has an empty name between "

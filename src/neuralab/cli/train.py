@@ -157,7 +157,7 @@ def _cosine(config, t_max):
 
 def _write_json(path, data) -> None:
     """Write ``data`` as JSON to ``path`` atomically (``nl.io.write_text``)."""
-    from ..io import write_text
+    from ..export.io import write_text
 
     write_text(path, json.dumps(data, indent=2))
 
@@ -171,7 +171,7 @@ def build_run(config) -> SimpleNamespace:
     """
     import neuralab as nl
 
-    from ..callbacks import EarlyStopping
+    from ..training.callbacks import EarlyStopping
 
     data = _load_data(config)
     n_in, n_classes = _width(data), len(data.classes)
@@ -226,7 +226,7 @@ def train(args) -> int:
 
     import neuralab as nl
 
-    from .. import report
+    from ..export import report
 
     comm = nl.distributed.world()       # under mpiexec: this rank's communicator; rank 0 writes
     root = comm.rank == 0

@@ -21,7 +21,7 @@ import os
 import sys
 import warnings
 
-from .._comm import Local
+from ..training._comm import Local
 from ._mpi import MPIComm, RankError, ReducedObjective
 
 __all__ = ["Local", "MPIComm", "RankError", "ReducedObjective", "launched", "world"]

@@ -194,7 +194,7 @@ class MPIComm:
         is decided from the reduced loss and gradient, identically on every rank, so it is
         raised as usual; anything else is printed with the rank and aborts the job.
         """
-        from ..train import DivergenceError
+        from ..training.train import DivergenceError
 
         try:
             yield
@@ -310,16 +310,16 @@ class ReducedObjective:
         return self.comm.sum(array.ravel()).reshape(array.shape)
 
     def value(self) -> float:
-        from .. import hessian as _hs
+        from ..nn import hessian as _hs
 
         return float(self._sum([_hs.loss_value(self.local)])[0])
 
     def hvp(self, v, gauss_newton: bool = False):
-        from .. import hessian as _hs
+        from ..nn import hessian as _hs
 
         return self._sum(_hs.hvp(self.local, v, gauss_newton=gauss_newton))
 
     def hessian(self):
-        from .. import hessian as _hs
+        from ..nn import hessian as _hs
 
         return self._sum(_hs.hessian(self.local))

@@ -88,9 +88,10 @@ def train_config(config: dict) -> dict:
 
     The options of :data:`NOT_APPLIED` are refused with another value than "off"
     (``ValueError`` naming them): for those, run ``neuralab.cli.train.sweep_row``."""
-    from .. import data, optim, schedules
-    from ..model import MLP
-    from ..train import evaluate, fit
+    from .. import data, optim
+    from ..nn.model import MLP
+    from ..optim import schedules
+    from ..training.train import evaluate, fit
 
     ignored = [k for k, off in NOT_APPLIED.items() if config.get(k, off) != off]
     if ignored:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import Dense, Sequential, Softmax, fit, functional, optim
-from ..activations import ACTIVATIONS
-from ..losses import CrossEntropy
+from ..nn.activations import ACTIVATIONS
+from ..nn.losses import CrossEntropy
 from . import _data
 from ._common import Measured, experiment, fmt, pct
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import Dense, Identity, Sequential, fit, optim
-from .. import schedules as S
+from ..optim import schedules as S
 from ._common import Measured, experiment, fmt
 
 

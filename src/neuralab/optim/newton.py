@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from .. import hessian as _hs
 from .._validation import check_float, check_int
+from ..nn import hessian as _hs
 from .optimizer import Optimizer
 
 

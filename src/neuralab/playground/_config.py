@@ -5,6 +5,8 @@ One place, so that the session, the exported snippet and the TOML all say the sa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import neuralab as nl
 
 #: state's activation name -> the library's layer class (from the registry).
@@ -20,8 +22,10 @@ def registered(kind: str, wanted) -> tuple:
     """The playground's choices of ``kind`` (activation, optimizer, init, schedule), those of
     ``wanted`` that the library's registry of that kind has, in the playground's order. The one
     place that reads the registries: when the core's registries change, this is the line."""
-    registry = {"activation": nl.activations.ACTIVATIONS, "optimizer": nl.optim.OPTIMIZERS,
-                "init": nl.init.INITIALIZERS, "schedule": nl.schedules.SCHEDULES}[kind]
+    registries: dict[str, Mapping[str, object]] = {
+        "activation": nl.activations.ACTIVATIONS, "optimizer": nl.optim.OPTIMIZERS,
+        "init": nl.init.INITIALIZERS, "schedule": nl.schedules.SCHEDULES}
+    registry = registries[kind]
     return tuple(name for name in wanted if name in registry)
 
 
