@@ -56,11 +56,11 @@ def _parts(model, opt, A0, Y, guard):
     blocks = plan.blocks
     inputs, Z, A = plan.forward(A0)
     inputs = list(inputs)
-    dA = [plan.dA[d.n_in][0] for d, _ in blocks[1:]]
+    dA = [plan.dA[d.n_in][0] for d, _, _ in blocks[1:]]
     theta, grad = model.params, model.grads
 
     def products():
-        for i, (d, _) in enumerate(blocks):
+        for i, (d, _, _) in enumerate(blocks):
             np.matmul(d._W, inputs[i], out=plan.Z[i])
         for i in range(len(blocks) - 1, -1, -1):
             d = blocks[i][0]
@@ -70,7 +70,7 @@ def _parts(model, opt, A0, Y, guard):
                           out=dA[i - 1])
 
     def activations():
-        for i, (d, _) in enumerate(blocks[:-1]):
+        for i, (d, _, _) in enumerate(blocks[:-1]):
             _kernels.bias_relu(plan.Z[i], d._b)
             _kernels.relu_backward(dA[i], plan.Z[i])
 
@@ -80,7 +80,7 @@ def _parts(model, opt, A0, Y, guard):
         plan.cross_entropy(plan.Z[-1], plan.out, Y, 1.0 / m)
 
     def bias_grads():
-        for i, (d, _) in enumerate(blocks):
+        for i, (d, _, _) in enumerate(blocks):
             src = plan.dZ if i == len(blocks) - 1 else dA[i]
             np.add.reduce(src, axis=1, keepdims=True, out=d._db)
 
