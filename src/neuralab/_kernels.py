@@ -207,8 +207,8 @@ def preload() -> list[str]:
     """
     loaded = [name for name in _LOOPS if _compiled(name) is not None]
     for dtype in (np.float32, np.float64):
-        x = [np.ones(4, dtype) for _ in range(4)]
-        adam_update(*x, 1e-3, 0.9, 0.999, 1e-8, 1, scratch_buffer(dtype, 4))
+        theta, grad, m, v = (np.ones(4, dtype) for _ in range(4))
+        adam_update(theta, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 1, scratch_buffer(dtype, 4))
         Z, b = np.ones((2, 2), dtype), np.ones((2, 1), dtype)
         relu_backward(Z, bias_relu(Z, b))
     return loaded

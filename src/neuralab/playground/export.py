@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -256,8 +258,9 @@ def export(session, kind: str) -> tuple[bytes, str, str]:
     if kind not in KINDS:
         raise protocol.ProtocolError(f"unknown export {kind!r}; choose one of "
                                      f"{', '.join(KINDS)} (or backprop:<example>)", "kind")
-    make = {"model": model_bytes, "data": data_csv, "toml": train_toml,
-            "python": python_snippet}[kind]
+    makers: dict[str, Callable[[Any], str | bytes]] = {
+        "model": model_bytes, "data": data_csv, "toml": train_toml, "python": python_snippet}
+    make = makers[kind]
     content = make(session)
     name, media = KINDS[kind]
     return (content if isinstance(content, bytes) else content.encode()), name, media

@@ -46,8 +46,8 @@ SCALAR_NAMES = ("step", "epoch", "train_loss", "test_loss", "train_accuracy",
 #: Columns of the RACE section (one row per run).
 RACE_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 
-_DTYPES = {np.dtype(np.uint8): 1, np.dtype(np.uint16): 2, np.dtype(np.float32): 3,
-           np.dtype(np.float64): 4}
+_DTYPES: dict[np.dtype, int] = {np.dtype(np.uint8): 1, np.dtype(np.uint16): 2,
+                                 np.dtype(np.float32): 3, np.dtype(np.float64): 4}
 
 
 def pack(kind: int, seq: int, sections) -> bytes:

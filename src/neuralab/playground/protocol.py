@@ -88,6 +88,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+from typing import Any
 
 from . import _config
 
@@ -114,7 +115,9 @@ HIDEABLE = ("problem", "dataset", "classes", "points", "noise", "trainShare", "s
 #: page builds its choice lists, ranges, labels and the controls it lacks from this table (sent
 #: in ``hello``), the session its field sets; choice lists of the library's kinds come from its
 #: registries (``_config.registered``).
-STATE = {
+#: name -> (kind, default, allowed, label, rebuilds, when); ``allowed`` and ``when`` depend on
+#: the kind (a range, a tuple of choices, None).
+STATE: dict[str, tuple[str, Any, Any, str, str, Any]] = {
     "problem": ("choice", "classification", tuple(DATASETS), "Problem type", "data", None),
     "dataset": ("choice", "circle", (*(d for ds in DATASETS.values() for d in ds), "upload"),
                 "Data set", "data", None),
