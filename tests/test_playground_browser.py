@@ -730,3 +730,14 @@ def test_batch_norm_and_dropout_are_switched_from_the_network_panel(page):
     _wait_frames(page, page.evaluate("() => window.playground.frames") + 5)
     assert _scalar(page, "epoch") >= 0
     assert page.locator("[data-field=batchNorm]").bounding_box()["height"] > 0
+
+
+def test_the_race_shows_each_run_s_time_per_epoch(page):
+    page.get_by_role("button", name="Add a racer").click()
+    page.get_by_role("button", name="Play").click()
+    times = page.get_by_label("Time per epoch")
+    end = time.monotonic() + 20
+    while times.text_content().count("ms/epoch") < 2:
+        assert time.monotonic() < end, times.text_content()
+        time.sleep(0.1)
+    assert "main: sgd" in times.text_content() and "racer 2: adam" in times.text_content()

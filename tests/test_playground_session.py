@@ -88,8 +88,11 @@ def test_race_runs_start_from_the_same_weights_and_each_equals_fit():
                                strict=True):
         assert np.array_equal(run.model.params, _fit_twin(s, name, lr, 2).params)
     _, _, sec = frames.unpack(s.frame())
-    assert sec[frames.RACE].shape == (12,)
+    race = sec[frames.RACE].reshape(3, len(frames.RACE_NAMES))
     assert len({run.metrics for run in s.runs}) == 3           # they differ
+    # each run's training time per epoch, beside its curves (measured, so only its sign)
+    assert frames.RACE_NAMES[-1] == "ms_per_epoch" and (race[:, -1] > 0).all()
+    assert all(run.timed_steps == run.train.state.step for run in s.runs)
 
 
 def _neurons(session):

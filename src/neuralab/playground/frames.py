@@ -44,7 +44,7 @@ SCALAR_NAMES = ("step", "epoch", "train_loss", "test_loss", "train_accuracy",
                 "test_accuracy", "lr", "dead_relu", "playing", "focus_layer", "focus_i",
                 "steps_per_frame_done", "changes", "test_r2", "test_rmse")
 #: Columns of the RACE section (one row per run).
-RACE_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
+RACE_NAMES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy", "ms_per_epoch")
 
 _DTYPES: dict[np.dtype, int] = {np.dtype(np.uint8): 1, np.dtype(np.uint16): 2,
                                  np.dtype(np.float32): 3, np.dtype(np.float64): 4}

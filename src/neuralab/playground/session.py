@@ -64,6 +64,8 @@ class _Run:
         self.train = self.loop = None
         self.grad_sq = None
         self.steps_done = 0                # steps since the last frame
+        self.seconds = 0.0                 # training time of the steps below (a race's clock)
+        self.timed_steps = 0
         self.metrics = (math.nan,) * 4     # train loss, test loss, train acc, test acc
         self.diverged = False
 
@@ -79,6 +81,13 @@ class _Run:
             on_divergence="stop", regularizer=regularizer)
         self.loop = nl.train.training_loop(self.train)
         self.grad_sq = np.zeros(len(self.train.layer_index))
+
+    def ms_per_epoch(self) -> float:
+        """Milliseconds of training per epoch (steps as timed so far, times the batches of an
+        epoch): the race compares optimizers by time as well as by steps. NaN before a step."""
+        if not self.timed_steps:
+            return math.nan
+        return 1000.0 * self.seconds / self.timed_steps * self.train.n_batches
 
     def retune(self, regularizer) -> None:
         """Go on with this run's (new) optimizer, schedule and ``regularizer`` from the next
@@ -395,7 +404,8 @@ class Session:
         ``on_divergence="stop"``), and the page says so.
         """
         train = run.train
-        end = math.inf if seconds is None else time.perf_counter() + seconds
+        start = time.perf_counter()
+        end = math.inf if seconds is None else start + seconds
         done = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
                 warnings.catch_warnings(record=True) as caught:
@@ -408,6 +418,8 @@ class Session:
                 run.grad_sq += train.guard.sq
                 run.steps_done += 1
                 done += 1
+        run.seconds += time.perf_counter() - start
+        run.timed_steps += done
         if train.history.divergence is not None:
             run.diverged = True
             said = [str(w.message) for w in caught if "diverged" in str(w.message)]
@@ -445,7 +457,8 @@ class Session:
                     (frames.WEIGHTS, run.model.params.astype(np.float32)),
                     (frames.GRADS, grads.astype(np.float32))]
         if len(self.runs) > 1:
-            sections.append((frames.RACE, np.array([r.metrics for r in self.runs])))
+            sections.append((frames.RACE, np.array([(*r.metrics, r.ms_per_epoch())
+                                                    for r in self.runs])))
         if confusion is not None:
             sections.append((frames.CONFUSION, confusion.astype(np.uint16).ravel()))
         for r in self.runs:

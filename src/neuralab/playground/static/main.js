@@ -190,12 +190,13 @@ function draw(force = false) {
     charts.loss.push([sc.train_loss, sc.test_loss]); charts.loss.draw();
     if (sc.steps_per_frame_done > 0) { charts.grad.push(Array.from(s.get(SECTION.GRADS))); charts.grad.draw(); }
     const race = s.get(SECTION.RACE);
-    if (race) {
-      const runs = race.length / 4;
+    if (race) {   // per run: train loss, test loss, train acc, test acc, ms per epoch
+      const runs = race.length / 5;
       if (charts.race.series.length !== runs) {
         charts.race.reset(raceNames());
       }
-      charts.race.push(Array.from({length: runs}, (_, k) => race[k * 4 + 1])); charts.race.draw();
+      charts.race.push(Array.from({length: runs}, (_, k) => race[k * 5 + 1])); charts.race.draw();
+      showRaceTimes(Array.from({length: runs}, (_, k) => race[k * 5 + 4]));
     }
   }
   // the main heatmap: the output, or the neuron under the pointer (pale: the points stay readable)
@@ -222,6 +223,14 @@ function raceNames() {
     const twin = runs.findIndex((o) => o.optimizer === r.optimizer && o.lr === r.lr);
     return twin < k ? `${name} (= ${twin ? `racer ${twin + 1}` : "main"})` : name;
   });
+}
+
+// Time per epoch beside the race's curves: an optimizer that wins by steps can lose by time
+// (Newton's steps are far dearer than Adam's).
+function showRaceTimes(ms) {
+  const names = raceNames();
+  $("race-times").textContent = ms.map((t, k) =>
+    `${names[k].split(" (=")[0]}: ${Number.isFinite(t) ? `${t < 10 ? t.toFixed(2) : t.toFixed(1)} ms/epoch` : "–"}`).join("   ·   ");
 }
 
 // The heatmap's axes: ticks of the domain (−6…6 for the built-in sets).
