@@ -565,3 +565,13 @@ def test_newton_and_the_step_by_step_view_refuse_batch_norm_and_dropout_by_name(
     s.update({"dropout": 0.0})                   # without them, both work
     s.update({"optimizer": "newton"})
     assert backprop.step(s, 0)
+
+
+def test_the_drawing_gets_the_dense_layers_weights_with_batch_norm_too():
+    s = Session({"dataset": "xor", "hidden": [4, 3], "batchNorm": True})
+    s.advance(10)
+    _, _, sec = frames.unpack(s.frame())
+    dense = [x for x in s.model.layers if isinstance(x, nl.Dense)]
+    expected = np.concatenate([np.concatenate([d.W.ravel(), d.b.ravel()]) for d in dense])
+    assert np.array_equal(sec[frames.WEIGHTS], expected.astype(np.float32))  # no γ, β inside
+    assert sec[frames.GRADS].shape == (len(dense),)       # one gradient line per Dense layer

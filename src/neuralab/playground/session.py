@@ -50,6 +50,20 @@ def _regularizer(state):
     return None if kind == "none" or rate == 0.0 else nl.regularizers.get(kind.lower(), rate)
 
 
+def _drawn(run):
+    """What the drawing shows of the run's network: θ's Dense parts (each W, then b) and the
+    Dense layers' rows of the gradient panel; ``(None, None)`` when that is all of them (no
+    BatchNorm's γ, β in θ)."""
+    model = run.model
+    dense = [k for k, layer in enumerate(model.layers) if isinstance(layer, nl.Dense)]
+    with_params = run.train.layer_index
+    if dense == with_params:
+        return None, None
+    theta = np.concatenate([np.arange(model._slices[k].start, model._slices[k].stop)
+                            for k in dense])
+    return theta, np.array([with_params.index(k) for k in dense])
+
+
 class _Run:
     """One training run: a ``nl.train.TrainingRun`` and its loop, stepped between frames.
 
@@ -452,10 +466,12 @@ class Session:
                    self.changes, r2, rmse]
         grads = np.sqrt(run.grad_sq / max(run.steps_done, 1)) if run.steps_done else \
             np.full(len(run.grad_sq), np.nan)
+        drawn, rows = _drawn(run)
         sections = [(frames.SCALARS, np.array(scalars, dtype=np.float64)),
                     (frames.SHAPE, np.array(self._sizes(), dtype=np.uint16)),
-                    (frames.WEIGHTS, run.model.params.astype(np.float32)),
-                    (frames.GRADS, grads.astype(np.float32))]
+                    (frames.WEIGHTS, (run.model.params if drawn is None
+                                      else run.model.params[drawn]).astype(np.float32)),
+                    (frames.GRADS, (grads if rows is None else grads[rows]).astype(np.float32))]
         if len(self.runs) > 1:
             sections.append((frames.RACE, np.array([(*r.metrics, r.ms_per_epoch())
                                                     for r in self.runs])))
