@@ -741,3 +741,15 @@ def test_the_race_shows_each_run_s_time_per_epoch(page):
         assert time.monotonic() < end, times.text_content()
         time.sleep(0.1)
     assert "main: sgd" in times.text_content() and "racer 2: adam" in times.text_content()
+
+
+def test_each_hidden_layer_can_have_its_own_activation(page):
+    first = page.get_by_label("Activation of layer 1", exact=True)
+    first.select_option("relu")
+    _wait_url(page, "layerActivations=relu")
+    n = len(page.evaluate("() => window.location.hash").split("hidden=")[1].split("&")[0]
+            .split("%2C"))
+    assert page.locator("#layer-activations select").count() == n     # one per hidden layer
+    page.get_by_role("button", name="Play").click()
+    _wait_frames(page, page.evaluate("() => window.playground.frames") + 3)
+    assert page.get_by_label("Activation of layer 1", exact=True).input_value() == "relu"

@@ -346,7 +346,7 @@ def test_every_setting_travels_in_the_toml_or_is_listed():
         "warmup": ({}, 3), "regularization": ({"regRate": 0.01}, "L2"),
         "regRate": ({"regularization": "L1"}, 0.03), "batchSize": ({}, 5),
         "race": ({}, [{"optimizer": "adam", "lr": 0.01}]), "batchNorm": ({}, True),
-        "dropout": ({}, 0.3)}
+        "dropout": ({}, 0.3), "layerActivations": ({"hidden": [3, 3]}, ["relu", "sigmoid"])}
     assert set(cases) | set(export.VIEW_ONLY) == set(protocol.STATE)
     for field, (context, value) in cases.items():
         before = Session(dict(context))
@@ -575,3 +575,25 @@ def test_the_drawing_gets_the_dense_layers_weights_with_batch_norm_too():
     expected = np.concatenate([np.concatenate([d.W.ravel(), d.b.ravel()]) for d in dense])
     assert np.array_equal(sec[frames.WEIGHTS], expected.astype(np.float32))  # no γ, β inside
     assert sec[frames.GRADS].shape == (len(dense),)       # one gradient line per Dense layer
+
+
+def test_an_activation_per_layer_trains_and_travels():
+    s = Session({"dataset": "circle", "hidden": [4, 3, 2], "activation": "tanh",
+                 "layerActivations": ["relu", "", ""], "optimizer": "adam", "lr": 0.01})
+    assert s.state["layerActivations"] == ["relu"]              # trailing defaults dropped
+    assert [type(x).__name__ for x in s.model.layers[1::2]] == ["ReLU", "Tanh", "Tanh",
+                                                                 "Sigmoid"]
+    s.update({"layerActivations": ["", "leaky_relu"], "alpha": 0.2})
+    acts = s.model.layers[1::2]
+    assert type(acts[1]).__name__ == "LeakyReLU" and acts[1].alpha == 0.2
+    s.advance(40)
+    namespace = {}
+    exec(compile(export.python_snippet(s).replace('nl.save(model, "playground.safetensors")',
+                                                  ""), "playground.py", "exec"), namespace)
+    assert np.array_equal(namespace["model"].params, s.model.params)
+    gaps = export.train_toml(s).split("not expressible")[1]
+    assert "layerActivations tanh, leaky_relu, tanh" in gaps and "alpha 0.2" in gaps
+    with pytest.raises(ProtocolError, match=r"layerActivations\[1\] must be one of"):
+        s.update({"layerActivations": ["relu", "swish"]})
+    with pytest.raises(ProtocolError, match="at most 6 entries"):
+        s.update({"layerActivations": ["relu"] * 7})

@@ -36,11 +36,19 @@ def init_spec(state):
     return state["init"]
 
 
-def activation(state):
-    """A new hidden activation layer."""
-    if state["activation"] == "leaky_relu":
+def activation_name(state, k: int) -> str:
+    """The activation of hidden layer ``k``: its own (``layerActivations[k]``) if set, else the
+    Activation field's."""
+    own = state["layerActivations"]
+    return own[k] if k < len(own) and own[k] else state["activation"]
+
+
+def activation(state, k: int = 0):
+    """A new activation layer for hidden layer ``k``."""
+    name = activation_name(state, k)
+    if name == "leaky_relu":
         return nl.LeakyReLU(alpha=state["alpha"])
-    return ACTIVATIONS[state["activation"]]()
+    return ACTIVATIONS[name]()
 
 
 def layers(state, n_in: int, n_out: int, task: str) -> list:
@@ -55,7 +63,7 @@ def layers(state, n_in: int, n_out: int, task: str) -> list:
             continue
         if state["batchNorm"]:
             out.append(nl.BatchNorm(b))
-        out.append(activation(state))
+        out.append(activation(state, i))
         if state["dropout"]:
             out.append(nl.Dropout(state["dropout"]))
     return out

@@ -77,7 +77,11 @@ def _gaps(session) -> list[str]:
     if s["init"] != "he_normal":
         scale = f" (initScale ε = {s['initScale']:g})" if s["init"] == "normal" else ""
         gaps.append(f"init {s['init']}{scale}: `neuralab train` uses he_normal")
-    if s["activation"] == "leaky_relu" and s["alpha"] != 0.01:
+    names = [_config.activation_name(s, k) for k in range(len(s["hidden"]))]
+    if any(name != s["activation"] for name in names):
+        gaps.append(f"layerActivations {', '.join(names)}: `neuralab train` uses one activation "
+                    f"({s['activation']}) for every hidden layer")
+    if "leaky_relu" in names + [s["activation"]] and s["alpha"] != 0.01:
         gaps.append(f"alpha {s['alpha']:g} (LeakyReLU): `neuralab train` uses 0.01")
     name = s["optimizer"]
     if name == "newton":
@@ -153,12 +157,13 @@ def _dense_line(state, a, b) -> str:
     return f"nl.Dense({a}, {b}, init={init!r})"
 
 
-def _activation_code(state, hidden: bool, task: str) -> str:
+def _activation_code(state, hidden: bool, task: str, k: int = 0) -> str:
     if not hidden:
         return f"nl.{_config.OUTPUTS[task][0].__name__}()"
-    if state["activation"] == "leaky_relu":
+    name = _config.activation_name(state, k)
+    if name == "leaky_relu":
         return f"nl.LeakyReLU(alpha={state['alpha']!r})"
-    return f"nl.{_config.ACTIVATIONS[state['activation']].__name__}()"
+    return f"nl.{_config.ACTIVATIONS[name].__name__}()"
 
 
 def _regularizer_code(state) -> str | None:
@@ -198,7 +203,7 @@ def python_snippet(session) -> str:
         layers.append(_dense_line(s, a, b))
         if hidden and s["batchNorm"]:
             layers.append(f"nl.BatchNorm({b})")
-        layers.append(_activation_code(s, hidden, session.task))
+        layers.append(_activation_code(s, hidden, session.task, i))
         if hidden and s["dropout"]:
             layers.append(f"nl.Dropout({s['dropout']!r})")
     out.append("model = nl.Sequential([")

@@ -36,7 +36,7 @@ def _fragment(state: dict) -> str:
     """``#field=value&...``, as the page's ``state.js`` writes and reads it."""
     def text(key, value):
         kind = protocol.STATE[key][0]
-        if kind in ("hidden", "features", "hide"):
+        if kind in ("hidden", "features", "hide", "activations"):
             return ",".join(map(str, value))
         if kind == "race":
             return ",".join(f"{r['optimizer']}:{r['lr']}" for r in value)

@@ -22,6 +22,7 @@ seed              int 0-2147483647 (data split, weights, shuffling)     0
 features          subset of x1 x2 x1^2 x2^2 x1*x2 sin(x1) sin(x2)       x1,x2
 hidden            0-6 layers of 1-8 neurons                             4,2
 activation        relu tanh sigmoid linear leaky_relu                   tanh
+layerActivations  per hidden layer: an activation, or "" (activation's)  []
 alpha             float 0-0.99 (LeakyReLU's slope)                      0.01
 init              zeros normal xavier_uniform xavier_normal             xavier_uniform
                   he_uniform he_normal
@@ -131,6 +132,7 @@ STATE: dict[str, tuple[str, Any, Any, str, str, Any]] = {
     "activation": ("choice", "tanh", _config.registered(
         "activation", ("relu", "tanh", "sigmoid", "linear", "leaky_relu")), "Activation",
         "network", None),
+    "layerActivations": ("activations", [], None, "Activation per layer", "network", None),
     "alpha": ("float", 0.01, (0.0, 0.99), "LeakyReLU α", "network",
               ("activation", ("leaky_relu",))),
     "init": ("choice", "xavier_uniform", _config.registered(
@@ -368,6 +370,18 @@ def check_value(key: str, value):
         return value
     if not isinstance(value, list):
         raise ProtocolError(f"{key} must be a list, got {value!r}", key)
+    if kind == "activations":      # per hidden layer: a name, or "" for the Activation field's
+        choices, most = STATE["activation"][2], STATE["hidden"][2][0]
+        if len(value) > most:
+            raise ProtocolError(f"{key}: at most {most} entries (one per hidden layer), got "
+                                f"{len(value)}", key)
+        for i, name in enumerate(value):
+            if name != "" and name not in choices:
+                raise ProtocolError(f"{key}[{i}] must be one of {', '.join(choices)} (or empty: "
+                                    f"the Activation field's); got {name!r}", key)
+        while value and value[-1] == "":
+            value = value[:-1]                        # canonical: no trailing defaults
+        return list(value)
     if kind == "hidden":
         layers, neurons = allowed
         if len(value) > layers:

@@ -527,7 +527,8 @@ class Session:
 
     def _dead_relu(self) -> float:
         """Share of ReLU units that output 0 on every training point (NaN without ReLU)."""
-        if self.state["activation"] != "relu" or not self.state["hidden"]:
+        if "relu" not in (_config.activation_name(self.state, k)
+                          for k in range(len(self.state["hidden"]))):
             return math.nan
         outs = frames.layer_outputs(self.model, self.X_in.T)
         units = [A for layer, A in zip(self.model.layers, outs, strict=True)

@@ -71,10 +71,36 @@ function showNotice(text) {
   while ($("notices").children.length > 3) $("notices").firstChild.remove();
 }
 
+// One activation per hidden layer: a select each ("as Activation" = the Activation field's);
+// the field keeps only what differs, so a link stays short.
+function layerActivations() {
+  const box = $("layer-activations"), choices = view.hello.fields.activation[2];
+  if (!state.hidden.length) { box.replaceChildren(); return; }
+  const selects = state.hidden.map((_, k) => {
+    const label = document.createElement("label"), select = document.createElement("select");
+    select.setAttribute("aria-label", `Activation of layer ${k + 1}`);
+    for (const name of ["", ...choices]) {
+      const option = document.createElement("option");
+      option.value = name; option.textContent = name ? name : "as Activation";
+      select.append(option);
+    }
+    select.value = state.layerActivations[k] || "";
+    select.addEventListener("change", () => {
+      const own = state.hidden.map((__, j) => (j === k ? select.value : state.layerActivations[j] || ""));
+      while (own.length && own[own.length - 1] === "") own.pop();
+      change({layerActivations: own});
+    });
+    label.append(`L${k + 1} `, select);
+    return label;
+  });
+  box.replaceChildren("Per layer: ", ...selects);
+}
+
 function accept(s) {
   Object.assign(state, s);
   $("notices").replaceChildren();
   controls.update(state, view.hello.datasets, state.dataset === "upload" ? view.points : null);
+  layerActivations();
   if (!view.classroom) document.querySelectorAll(".classroom-hidden").forEach((el) => el.classList.remove("classroom-hidden"));
   saveToUrl();
   $("classroom-link").href = location.href;

@@ -12,7 +12,7 @@ export function init(fieldKinds, defaults) {
 }
 
 function encodeValue(kind, value) {
-  if (kind === "hidden" || kind === "features" || kind === "hide") return value.join(",");
+  if (kind === "hidden" || kind === "features" || kind === "hide" || kind === "activations") return value.join(",");
   if (kind === "race") return value.map((r) => `${r.optimizer}:${r.lr}`).join(",");
   return String(value);
 }
@@ -23,7 +23,7 @@ function decodeValue(kind, text) {
     case "int": case "float": return Number(text);
     case "bool": return text === "true";
     case "hidden": return list.map(Number);
-    case "features": case "hide": return list;
+    case "features": case "hide": case "activations": return list;
     case "race": return list.map((item) => {
       const [optimizer, lr] = item.split(":");
       return {optimizer, lr: Number(lr)};
