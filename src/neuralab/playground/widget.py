@@ -155,6 +155,8 @@ class PlaygroundWidget(anywidget.AnyWidget):
     _esm = _esm()
     #: the page's setup, as the server page's address carries it (``#dataset=xor&...``)
     hash = traitlets.Unicode("").tag(sync=True)
+    session: Session | None = None
+    _channel: _CommChannel | None = None
 
     def __init__(self, state: dict | None = None, **kwargs):
         from .notebook import _fragment
@@ -165,16 +167,15 @@ class PlaygroundWidget(anywidget.AnyWidget):
         super().__init__(hash=_fragment({k: checked[k] for k in (state or {})}),
                          **kwargs)
         self.session = Session(limits=playground.limits)
-        self._channel: _CommChannel | None = None
         self._running = None            # the connection's future, in the widgets' loop
         self.on_msg(self._on_page_message)
 
     def _repr_mimebundle_(self, **kwargs):
         """The widget's view, and a text for what cannot show widgets (a static page)."""
         bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/plain"] = TEXT
-        return bundle
+        if isinstance(bundle, tuple):           # (data, metadata)
+            return {**bundle[0], "text/plain": TEXT}, bundle[1]
+        return None if bundle is None else {**bundle, "text/plain": TEXT}
 
     def _on_page_message(self, _widget, content, buffers) -> None:
         if not isinstance(content, dict):
@@ -205,7 +206,8 @@ class PlaygroundWidget(anywidget.AnyWidget):
         if self._channel is not None:
             self._channel.hang_up()
             self._channel = None
-        self.session.pause()
+        if self.session is not None:
+            self.session.pause()
 
     def close(self) -> None:
         """Stop training and close the widget (its page says so)."""
