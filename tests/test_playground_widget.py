@@ -144,7 +144,9 @@ def test_the_widget_runs_the_server_pages_modules_with_its_style_scoped():
     import re
     assert not re.search(r"(^|[\s,}])body\b", css)
     assert "<script" not in widget._page_body((static / "index.html").read_text())
-    bundle = widget.PlaygroundWidget()._repr_mimebundle_()
+    shown = widget.PlaygroundWidget()
+    bundle = shown._repr_mimebundle_()
+    shown.close()
     text = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]
     assert "Colab" in text and len(text) > 110        # not ipywidgets' cut-off repr
 

@@ -13,7 +13,6 @@ run ``neuralab playground`` there and open its link instead.
 from __future__ import annotations
 
 import functools
-from urllib.parse import quote
 
 from . import protocol
 
@@ -23,7 +22,7 @@ def url(state: dict | None = None) -> str:
     :class:`~neuralab.playground.protocol.ProtocolError` naming it); starts the server once."""
     checked = protocol.check_changes(dict(state or {}), protocol.default_state())
     given = {k: checked[k] for k in (state or {})}
-    return _start() + _fragment(given)
+    return _start() + protocol.to_fragment(given)
 
 
 def show(state: dict | None = None, *, iframe: bool = False, width: str | int = "100%",
@@ -46,22 +45,6 @@ def show(state: dict | None = None, *, iframe: bool = False, width: str | int = 
         raise ImportError("the playground widget needs anywidget: pip install "
                           f"'neuralab[notebook]' (or show(..., iframe=True)): {exc}") from exc
     return PlaygroundWidget(state)
-
-
-def _fragment(state: dict) -> str:
-    """``#field=value&...``, as the page's ``state.js`` writes and reads it."""
-    def text(key, value):
-        kind = protocol.STATE[key][0]
-        if kind in ("hidden", "features", "hide"):
-            return ",".join(map(str, value))
-        if kind == "race":
-            return ",".join(f"{r['optimizer']}:{r['lr']}" for r in value)
-        if kind == "bool":
-            return "true" if value else "false"
-        return str(value)
-
-    return ("#" + "&".join(f"{k}={quote(text(k, v), safe='')}" for k, v in state.items())
-            if state else "")
 
 
 def _start() -> str:

@@ -159,12 +159,10 @@ class PlaygroundWidget(anywidget.AnyWidget):
     _channel: _CommChannel | None = None
 
     def __init__(self, state: dict | None = None, **kwargs):
-        from .notebook import _fragment
-
         checked = protocol.check_changes(dict(state or {}), protocol.default_state())
         playground, self._loop = _kernel_side()
         self._playground = playground
-        super().__init__(hash=_fragment({k: checked[k] for k in (state or {})}),
+        super().__init__(hash=protocol.to_fragment({k: checked[k] for k in (state or {})}),
                          **kwargs)
         self.session = Session(limits=playground.limits)
         self._running = None            # the connection's future, in the widgets' loop
