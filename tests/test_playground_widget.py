@@ -281,7 +281,22 @@ def _student(page, url):
     page.wait_for_function(
         "() => Number(document.querySelector('.neuralab-playground').shadowRoot"
         ".getElementById('epoch').textContent) >= 2", timeout=60_000)
+    count = "() => window.playground.frames"
+    frames0, t0 = page.evaluate(count), time.monotonic()
+    time.sleep(2.0)
+    rate = (page.evaluate(count) - frames0) / (time.monotonic() - t0)
+    print(f"\nwidget frames drawn while training: {rate:.1f}/s")
+    assert rate >= 3, f"{rate:.1f} frames/s over the comm"
     widget.get_by_role("button", name="Pause").click()
+    bias = widget.locator("#network .bias").first           # hover: the tooltip is beside it
+    bias.scroll_into_view_if_needed()
+    spot = bias.bounding_box()
+    page.mouse.move(spot["x"] + 4, spot["y"] + 4)
+    tip = widget.locator("#tooltip")
+    tip.wait_for(timeout=10_000)
+    at = tip.bounding_box()
+    assert 0 < at["x"] - (spot["x"] + 4) < 40 and 0 < at["y"] - (spot["y"] + 4) < 40, (spot, at)
+    page.mouse.move(5, 300)
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / "playground-jupyterlab.png"
     page.locator(".jp-Cell").first.locator(".jp-InputArea").scroll_into_view_if_needed()

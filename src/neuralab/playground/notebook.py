@@ -1,6 +1,6 @@
 """``nl.playground.show()``: the playground inside a notebook's output cell.
 
-By default a Jupyter widget (:mod:`~neuralab.playground.widget`) on the kernel's own channel.
+By default a Jupyter widget (``neuralab.playground.widget``) on the kernel's own channel.
 With ``iframe=True`` (and in :func:`url`), the first call starts the playground's server in
 a background thread of the kernel (local only: 127.0.0.1, a free port) and every call returns
 a frame showing a new page of it, set up as ``state`` says (the fields of
@@ -28,7 +28,7 @@ def url(state: dict | None = None) -> str:
 def show(state: dict | None = None, *, iframe: bool = False, width: str | int = "100%",
          height: int = 880):
     """The playground in the notebook: a widget whose page talks to the kernel over the
-    notebook's own channel (:mod:`~neuralab.playground.widget`; works in JupyterLab, Colab,
+    notebook's own channel (``neuralab.playground.widget``; works in JupyterLab, Colab,
     JupyterHub and VS Code), which the cell displays. ``state`` sets it up, e.g.
     ``{"dataset": "xor", "hidden": [4, 4]}``.
 

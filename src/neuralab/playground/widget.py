@@ -48,9 +48,11 @@ TEXT = ("The playground runs on your machine, or wherever this notebook's kernel
 
 def _scoped_css(css: str) -> str:
     """``style.css`` for the page inside a shadow root: ``:root`` is the widget's host,
-    ``body`` the page's own element (``.page-body``)."""
+    ``body`` the page's own element (``.page-body``), the box floating boxes are placed in."""
     css = css.replace(":root", ":host")
-    return re.sub(r"(^|[\s,{}(])body\b", r"\1.page-body", css, flags=re.MULTILINE)
+    css = re.sub(r"(^|[\s,{}(])body\b", r"\1.page-body", css, flags=re.MULTILINE)
+    # the tooltip and the weight editor are placed in the widget's element (network.js)
+    return css + "\n.page-body { position: relative; }\n"
 
 
 def _page_body(html: str) -> str:

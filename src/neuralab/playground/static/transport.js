@@ -31,8 +31,14 @@ export function commTransport(model) {
     start: () => { model.send({ready: true}); t.onopen?.(); },
     dispose: () => { t.open = false; model.off("msg:custom", onCustom); },
   };
+  let greeted = false;
   function onCustom(content, buffers) {
-    if (typeof content.text === "string") t.onmessage?.(content.text);
+    if (typeof content.text === "string") {
+      // every view of the widget hears every message: a later view's hello (the kernel's
+      // answer to its "ready") is not for a view that has its page already
+      if (content.text.startsWith('{"type": "hello"')) { if (greeted) return; greeted = true; }
+      t.onmessage?.(content.text);
+    }
     else if (content.binary && buffers?.length) {
       const b = buffers[0];     // a DataView on the kernel's bytes: the frame's own ArrayBuffer
       t.onmessage?.(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
