@@ -192,9 +192,12 @@ class PlaygroundWidget(anywidget.AnyWidget):
         self._channel = _CommChannel(self, self._loop)
         conn = _Connection(self._channel, self.session, self._playground)
         sid = secrets.token_urlsafe(16)
-        self._playground.connections[sid] = conn
+        previous = self._running
 
         async def run():
+            if previous is not None:        # one connection drives the session at a time
+                await asyncio.gather(asyncio.wrap_future(previous), return_exceptions=True)
+            self._playground.connections[sid] = conn
             try:
                 await conn.run(sid)
             finally:
