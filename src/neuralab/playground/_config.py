@@ -20,9 +20,10 @@ def registered(kind: str, wanted) -> tuple:
     """The playground's choices of ``kind`` (activation, optimizer, init, schedule), those of
     ``wanted`` that the library's registry of that kind has, in the playground's order. The one
     place that reads the registries: when the core's registries change, this is the line."""
-    registry = {"activation": nl.activations.ACTIVATIONS, "optimizer": nl.optim.OPTIMIZERS,
-                "init": nl.init.INITIALIZERS, "schedule": nl.schedules.SCHEDULES}[kind]
-    return tuple(name for name in wanted if name in registry)
+    registries: dict[str, dict] = {
+        "activation": nl.activations.ACTIVATIONS, "optimizer": nl.optim.OPTIMIZERS,
+        "init": nl.init.INITIALIZERS, "schedule": nl.schedules.SCHEDULES}
+    return tuple(name for name in wanted if name in registries[kind])
 
 
 def init_spec(state):

@@ -228,7 +228,7 @@ class Session:
         try:
             new = protocol.check_changes(changes, self.state)
         except ProtocolError as exc:        # e.g. a data set of another problem type
-            if exc.field not in changes or len(changes) == 1:
+            if exc.field is None or exc.field not in changes or len(changes) == 1:
                 raise
             refused.append((exc.field, str(exc)))
             changes = {k: v for k, v in changes.items() if k != exc.field}

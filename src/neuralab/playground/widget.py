@@ -24,6 +24,7 @@ import json
 import re
 import secrets
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import anywidget
@@ -167,7 +168,7 @@ class PlaygroundWidget(anywidget.AnyWidget):
         super().__init__(hash=protocol.to_fragment({k: checked[k] for k in (state or {})}),
                          **kwargs)
         self.session = Session(limits=playground.limits)
-        self._running = None            # the connection's future, in the widgets' loop
+        self._running: Future | None = None     # the connection's future, in the widgets' loop
         self.on_msg(self._on_page_message)
 
     def _repr_mimebundle_(self, **kwargs):
