@@ -332,12 +332,13 @@ def _notebook_page(tmp_path, src):
 
 
 def test_show_embeds_a_working_playground_in_a_notebook_page(browser, tmp_path):
-    # nl.playground.show() is an IFrame on the kernel's own server, which lets local pages
-    # frame it (CSP frame-ancestors), set up as the state says; the frame trains and draws
+    # nl.playground.show(iframe=True) is an IFrame on the kernel's own server, which lets local
+    # pages frame it (CSP frame-ancestors), set up as the state says; the frame trains and draws
+    # (the default, a widget on the kernel's channel, is tested in test_playground_widget.py)
     import neuralab.playground as pg
 
     frame = nl.playground.show({"dataset": "xor", "hidden": [3, 2], "activation": "relu"},
-                               height=700)
+                               iframe=True, height=700)
     assert frame.height == 700 and "#dataset=xor&hidden=3%2C2&activation=relu" in frame.src
     assert frame.src == pg.url({"dataset": "xor", "hidden": [3, 2], "activation": "relu"})
     with pytest.raises(pg.protocol.ProtocolError, match="hidden"):

@@ -7,9 +7,12 @@ web server). The modules:
 * :mod:`~neuralab.playground.session` a page's training session, a plain Python object;
 * :mod:`~neuralab.playground.frames` the binary frames (quantized heatmaps);
 * :mod:`~neuralab.playground.export` model file, data CSV, ``neuralab train`` TOML, snippet;
+* ``neuralab.playground.connection`` one page's connection to its session (the message
+  handler), whatever carries the messages;
 * :mod:`~neuralab.playground.server` the Starlette app (routes and one WebSocket handler);
 * :mod:`~neuralab.playground.cli` the command;
-* :mod:`~neuralab.playground.notebook` ``nl.playground.show()``, the page in a notebook.
+* :mod:`~neuralab.playground.notebook` ``nl.playground.show()``, the page in a notebook;
+* ``neuralab.playground.widget`` that page as a Jupyter widget on the kernel's own channel.
 
 Importing this package imports neither Starlette nor uvicorn; only ``server`` and ``cli.main``
 need them. The core library never imports this package.

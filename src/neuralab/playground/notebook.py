@@ -1,8 +1,10 @@
 """``nl.playground.show()``: the playground inside a notebook's output cell.
 
-The first call starts the playground's server in a background thread of the kernel (local
-only: 127.0.0.1, a free port) and every call returns a frame showing a new page of it, set up
-as ``state`` says (the fields of :mod:`~neuralab.playground.protocol`, as in the page's URL).
+By default a Jupyter widget (``neuralab.playground.widget``) on the kernel's own channel.
+With ``iframe=True`` (and in :func:`url`), the first call starts the playground's server in
+a background thread of the kernel (local only: 127.0.0.1, a free port) and every call returns
+a frame showing a new page of it, set up as ``state`` says (the fields of
+:mod:`~neuralab.playground.protocol`, as in the page's URL).
 The frame loads from the machine the kernel runs on, so this works when the notebook's
 browser runs there too (Jupyter, JupyterLab, VS Code on this machine); for a remote kernel,
 run ``neuralab playground`` there and open its link instead.
@@ -11,7 +13,6 @@ run ``neuralab playground`` there and open its link instead.
 from __future__ import annotations
 
 import functools
-from urllib.parse import quote
 
 from . import protocol
 
@@ -21,31 +22,29 @@ def url(state: dict | None = None) -> str:
     :class:`~neuralab.playground.protocol.ProtocolError` naming it); starts the server once."""
     checked = protocol.check_changes(dict(state or {}), protocol.default_state())
     given = {k: checked[k] for k in (state or {})}
-    return _start() + _fragment(given)
+    return _start() + protocol.to_fragment(given)
 
 
-def show(state: dict | None = None, *, width: str | int = "100%", height: int = 880):
-    """Show the playground in the notebook (an ``IPython.display.IFrame``; the cell displays
-    it). ``state`` sets it up, e.g. ``{"dataset": "xor", "hidden": [4, 4]}``."""
-    from IPython.display import IFrame
+def show(state: dict | None = None, *, iframe: bool = False, width: str | int = "100%",
+         height: int = 880):
+    """The playground in the notebook: a widget whose page talks to the kernel over the
+    notebook's own channel (``neuralab.playground.widget``; works in JupyterLab, Colab,
+    JupyterHub and VS Code), which the cell displays. ``state`` sets it up, e.g.
+    ``{"dataset": "xor", "hidden": [4, 4]}``.
 
-    return IFrame(url(state), width=width, height=height)
+    ``iframe=True``: the page of a server started in the kernel instead, in an
+    ``IPython.display.IFrame`` of ``width`` × ``height`` (only where the browser runs on the
+    kernel's machine)."""
+    if iframe:
+        from IPython.display import IFrame
 
-
-def _fragment(state: dict) -> str:
-    """``#field=value&...``, as the page's ``state.js`` writes and reads it."""
-    def text(key, value):
-        kind = protocol.STATE[key][0]
-        if kind in ("hidden", "features", "hide", "activations"):
-            return ",".join(map(str, value))
-        if kind == "race":
-            return ",".join(f"{r['optimizer']}:{r['lr']}" for r in value)
-        if kind == "bool":
-            return "true" if value else "false"
-        return str(value)
-
-    return ("#" + "&".join(f"{k}={quote(text(k, v), safe='')}" for k, v in state.items())
-            if state else "")
+        return IFrame(url(state), width=width, height=height)
+    try:
+        from .widget import PlaygroundWidget
+    except ImportError as exc:
+        raise ImportError("the playground widget needs anywidget: pip install "
+                          f"'neuralab[notebook]' (or show(..., iframe=True)): {exc}") from exc
+    return PlaygroundWidget(state)
 
 
 def _start() -> str:

@@ -89,6 +89,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import urllib.parse
 from typing import Any
 
 from . import _config
@@ -419,3 +420,20 @@ def task(state: dict) -> str:
     """``"binary"``, ``"regression"`` or ``"multiclass"`` for the state's problem."""
     return {"classification": "binary", "regression": "regression",
             "multiclass": "multiclass"}[state["problem"]]
+
+
+def to_fragment(state: dict) -> str:
+    """``#field=value&...``, as the page's ``state.js`` writes and reads it (the server page's
+    address, the notebook widget's ``hash``)."""
+    def text(key, value):
+        kind = STATE[key][0]
+        if kind in ("hidden", "features", "hide", "activations"):
+            return ",".join(map(str, value))
+        if kind == "race":
+            return ",".join(f"{r['optimizer']}:{r['lr']}" for r in value)
+        if kind == "bool":
+            return "true" if value else "false"
+        return str(value)
+
+    pairs = [f"{k}={urllib.parse.quote(text(k, v), safe='')}" for k, v in state.items()]
+    return "#" + "&".join(pairs) if pairs else ""

@@ -2,6 +2,8 @@
 // ``onChange({name: value})``. Also the lists built from the server's tables (data sets,
 // inputs, learning rates, racers, hideable controls) and which controls are visible.
 
+import {page} from "./page.js";
+
 export const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const DATASET_NAMES = {circle: "Circle", xor: "XOR", gauss: "Gaussian", spiral: "Spiral", sine: "Sine",
   "reg-plane": "Plane", "reg-gauss": "Multi-Gaussian", gaussians: "Gaussians",
@@ -31,7 +33,7 @@ export class Controls {
   constructor(fields, onChange) {
     this.fields = fields; this.onChange = onChange;
     this.fromSchema();
-    this.elements = [...document.querySelectorAll("[data-field]")];
+    this.elements = [...page.root.querySelectorAll("[data-field]")];
     for (const el of this.elements) {
       // the accessible name is the label's own words (not the options inside the label)
       const words = el.closest("label")?.firstChild?.textContent.trim();
@@ -58,13 +60,13 @@ export class Controls {
   fromSchema() {
     const hideable = this.fields.hide[2];
     for (const [name, [kind, , allowed, label, group, when]] of Object.entries(this.fields)) {
-      if (document.querySelector(`[data-field="${name}"]`) || !(kind === "int" || kind === "float")) continue;
+      if (page.root.querySelector(`[data-field="${name}"]`) || !(kind === "int" || kind === "float")) continue;
       // its group's box for its condition, else a box for its condition, its group, any box
       const w = when ? when[0] : "";
-      const box = document.querySelector(`.generated[data-group="${group}"][data-when="${w}"]`)
-        ?? document.querySelector(`.generated[data-when="${w}"]`)
-        ?? document.querySelector(`.generated[data-group="${group}"]`)
-        ?? document.querySelector(".generated");
+      const box = page.root.querySelector(`.generated[data-group="${group}"][data-when="${w}"]`)
+        ?? page.root.querySelector(`.generated[data-when="${w}"]`)
+        ?? page.root.querySelector(`.generated[data-group="${group}"]`)
+        ?? page.root.querySelector(".generated");
       const wrap = document.createElement("label"), input = document.createElement("input");
       input.type = "number"; input.dataset.field = name; input.step = kind === "int" ? "1" : "any";
       wrap.append(`${label} `, input);
@@ -72,7 +74,7 @@ export class Controls {
       if (hide) wrap.dataset.hide = hide;
       box.append(wrap);
     }
-    for (const el of document.querySelectorAll("[data-field]")) {
+    for (const el of page.root.querySelectorAll("[data-field]")) {
       const [, , , label, , when] = this.fields[el.dataset.field];
       const wrap = el.closest("label");
       if (wrap && when && !wrap.dataset.when) wrap.dataset.when = `${when[0]}:${when[1].join(" ")}`;
@@ -81,13 +83,13 @@ export class Controls {
         first.textContent = `${label} `;     // the schema's words
       }
     }
-    for (const el of document.querySelectorAll("select[data-field]")) {
+    for (const el of page.root.querySelectorAll("select[data-field]")) {
       const [kind, , allowed] = this.fields[el.dataset.field];
       if (kind === "choice" && !el.options.length) {
         el.replaceChildren(...allowed.map((v) => new Option(words(el.dataset.field, v), v)));
       }
     }
-    for (const el of document.querySelectorAll("input[type=number][data-field], input[type=range][data-field]")) {
+    for (const el of page.root.querySelectorAll("input[type=number][data-field], input[type=range][data-field]")) {
       const [kind, , allowed] = this.fields[el.dataset.field];
       if (kind === "int" || kind === "float") { el.min = allowed[0]; el.max = allowed[1]; }
     }
@@ -95,7 +97,7 @@ export class Controls {
 
   /** The data sets as pictures: a click chooses one (the uploaded set too). */
   buildThumbnails() {
-    this.thumbs = document.getElementById("dataset-thumbs");
+    this.thumbs = page.root.getElementById("dataset-thumbs");
   }
 
   drawThumbnails(s, datasets, uploaded) {
@@ -127,11 +129,11 @@ export class Controls {
   }
 
   showValue(field, value) {
-    document.querySelectorAll(`[data-show="${field}"]`).forEach((o) => { o.textContent = value; });
+    page.root.querySelectorAll(`[data-show="${field}"]`).forEach((o) => { o.textContent = value; });
   }
 
   buildHideList() {
-    const box = document.getElementById("hide-list");
+    const box = page.root.getElementById("hide-list");
     for (const name of this.fields.hide[2]) {
       const label = document.createElement("label");
       const input = document.createElement("input");
@@ -149,25 +151,25 @@ export class Controls {
   /** Show ``s`` in every control (after the server accepted it). */
   update(s, datasets, uploaded = null) {
     this.drawThumbnails(s, datasets, uploaded);
-    const dataset = document.querySelector('[data-field="dataset"]');
+    const dataset = page.root.querySelector('[data-field="dataset"]');
     const names = [...datasets[s.problem], ...(s.dataset === "upload" ? ["upload"] : [])];
     dataset.replaceChildren(...names.map((d) => new Option(DATASET_NAMES[d] ?? d, d)));
-    lrOptions(document.querySelector('[data-field="lr"]'), s.lr);
+    lrOptions(page.root.querySelector('[data-field="lr"]'), s.lr);
     for (const el of this.elements) {
-      if (el.dataset.editing && el === document.activeElement) continue;   // the user is typing
+      if (el.dataset.editing && el === page.root.activeElement) continue;   // the user is typing
       const value = s[el.dataset.field];
       if (el.type === "checkbox") el.checked = Boolean(value);
       else el.value = String(value);   // the server's value, also after a refused one
       if (el.type === "range") this.showValue(el.dataset.field, value);
     }
-    document.querySelectorAll("input.feature-toggle").forEach((i) => { i.checked = s.features.includes(i.value); });
-    document.querySelectorAll("#hide-list input").forEach((i) => { i.checked = s.hide.includes(i.value); });
+    page.root.querySelectorAll("input.feature-toggle").forEach((i) => { i.checked = s.features.includes(i.value); });
+    page.root.querySelectorAll("#hide-list input").forEach((i) => { i.checked = s.hide.includes(i.value); });
     const n = s.hidden.length, [most] = this.fields.hidden[2];
-    document.getElementById("layer-count").textContent = `${n} hidden layer${n === 1 ? "" : "s"}`;
-    document.getElementById("add-layer").disabled = n >= most;      // the limits, not an error
-    document.getElementById("remove-layer").disabled = n === 0;
+    page.root.getElementById("layer-count").textContent = `${n} hidden layer${n === 1 ? "" : "s"}`;
+    page.root.getElementById("add-layer").disabled = n >= most;      // the limits, not an error
+    page.root.getElementById("remove-layer").disabled = n === 0;
     // an upload has its own number of points: the box shows it and is not an input then
-    const points = document.querySelector('[data-field="points"]');
+    const points = page.root.querySelector('[data-field="points"]');
     points.disabled = s.dataset === "upload";
     if (s.dataset === "upload" && uploaded) points.value = String(uploaded.length / 4);
     this.visibility(s);
@@ -176,18 +178,18 @@ export class Controls {
 
   visibility(s) {
     // data-when="field:v1 v2": shown while state[field] is one of the values (the schema's when)
-    document.querySelectorAll("[data-when]:not(.generated)").forEach((el) => {
+    page.root.querySelectorAll("[data-when]:not(.generated)").forEach((el) => {
       const [field, values] = el.dataset.when.split(":");
       el.classList.toggle("off", !values.split(" ").includes(String(s[field])));
     });
-    document.querySelectorAll("[data-hide]").forEach((el) => {
+    page.root.querySelectorAll("[data-hide]").forEach((el) => {
       el.classList.toggle("classroom-hidden", s.hide.includes(el.dataset.hide));
     });
   }
 
   buildRacers(s) {
     this.lastRace = s.race.map((r) => ({...r}));
-    const box = document.getElementById("racers");
+    const box = page.root.getElementById("racers");
     box.replaceChildren();
     s.race.forEach((racer, k) => {
       const row = document.createElement("div");
@@ -216,7 +218,7 @@ export class Controls {
       row.append(`Racer ${k + 2} `, opt, lr, remove);
       box.appendChild(row);
     });
-    document.getElementById("add-racer").disabled = s.race.length >= 3;
+    page.root.getElementById("add-racer").disabled = s.race.length >= 3;
   }
 }
 

@@ -1,4 +1,5 @@
-// The page: one WebSocket to the server, the state object, and the views it feeds.
+// The page: one transport to its session (a WebSocket to the server, or the notebook widget's
+// comm: transport.js), the state object, and the views it feeds.
 // Frames are drawn as they arrive and acknowledged, which paces the server: a slow page gets
 // fewer frames, never a queue of them.
 
@@ -9,12 +10,15 @@ import {NetworkView} from "./network.js";
 import {LineChart} from "./linechart.js";
 import {Controls} from "./controls.js";
 import {stages as backpropStages} from "./backprop.js";
+import {page, $} from "./page.js";
+import {webSocketTransport} from "./transport.js";
 
-const $ = (id) => document.getElementById(id);
-const token = new URLSearchParams(location.search).get("token");
-const query = token ? `?token=${encodeURIComponent(token)}` : "";
-const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${query}`);
-ws.binaryType = "arraybuffer";
+function serverSocketUrl() {
+  const token = new URLSearchParams(location.search).get("token");
+  const query = token ? `?token=${encodeURIComponent(token)}` : "";
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${query}`;
+}
+const transport = page.transport ?? webSocketTransport(serverSocketUrl());
 
 const view = {hello: null, points: null, domain: [-6, 6], inputs: null, shape: null, features: null,
   pending: null, lastStep: -1, classroom: false, playing: false, frames: 0};
@@ -45,9 +49,9 @@ const CHANGES = new Set(["set", "reset", "regenerate", "edit", "upload"]);
 let changesSent = 0, staleSkipped = 0;
 
 function send(message) {
-  if (ws.readyState !== WebSocket.OPEN) return;
+  if (!transport.open) return;
   if (CHANGES.has(message.type)) changesSent++;
-  ws.send(JSON.stringify(message));
+  transport.send(JSON.stringify(message));
 }
 function change(fields) { send({type: "set", state: fields}); }
 
@@ -101,27 +105,29 @@ function accept(s) {
   $("notices").replaceChildren();
   controls.update(state, view.hello.datasets, state.dataset === "upload" ? view.points : null);
   layerActivations();
-  if (!view.classroom) document.querySelectorAll(".classroom-hidden").forEach((el) => el.classList.remove("classroom-hidden"));
-  saveToUrl();
-  $("classroom-link").href = location.href;
+  if (!view.classroom) page.root.querySelectorAll(".classroom-hidden").forEach((el) => el.classList.remove("classroom-hidden"));
+  if (page.hash === null) {     // the server's page: its address is the link to this setup
+    saveToUrl();
+    $("classroom-link").href = location.href;
+  }
   $("init-note").textContent = state.init === "zeros" && state.hidden.length
     ? "Zero initialization: every neuron of a layer starts identical, receives the same update and stays identical — the symmetry is never broken."
     : "";
 }
 
-ws.addEventListener("open", () => { $("connection").textContent = "connected"; });
-ws.addEventListener("close", (e) => {
+transport.onopen = () => { $("connection").textContent = "connected"; };
+transport.onclose = (reason) => {
   $("connection").textContent = "disconnected";
-  showError(`The connection to the playground closed${e.reason ? ": " + e.reason : ""}; reload the page.`);
-});
-ws.addEventListener("message", (event) => {
-  if (typeof event.data !== "string") return onBinary(event.data);
-  const msg = JSON.parse(event.data);
+  showError(`The connection to the playground closed${reason ? ": " + reason : ""}; ${page.hash === null ? "reload the page" : "run the cell again"}.`);
+};
+transport.onmessage = (data) => {
+  if (typeof data !== "string") return onBinary(data);
+  const msg = JSON.parse(data);
   if (msg.type === "hello") onHello(msg);
   else if (msg.type === "state") { accept(msg.state); setPlaying(msg.playing); }
   else if (msg.type === "error") { showError(msg.message); drawSkipped(); }
   else if (msg.type === "notice") showNotice(msg.message);
-});
+};
 
 function onHello(msg) {
   view.hello = msg;
@@ -129,9 +135,9 @@ function onHello(msg) {
   controls = new Controls(msg.fields, change);
   net = makeNetworkView(msg.fields);
   for (const [name, preset] of Object.entries(msg.presets)) $("preset").add(new Option(preset.title, name));
-  const fromUrl = fromHash(location.hash);
+  const fromUrl = fromHash(page.hash ?? location.hash);
   view.classroom = (fromUrl.hide || []).length > 0;
-  document.body.classList.toggle("classroom", view.classroom);
+  page.body.classList.toggle("classroom", view.classroom);
   accept(msg.state);
   if (Object.keys(fromUrl).length) change(fromUrl);
   for (const kind of ["model", "data", "toml", "python"]) $(`export-${kind}`).href = "#";
@@ -301,7 +307,7 @@ function download(sections) {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
   link.download = text(sections.get(SECTION.FILE_NAME));
-  document.body.append(link);
+  page.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
@@ -329,7 +335,7 @@ $("upload").addEventListener("change", async () => {
   send({type: "upload", csv: await file.text()});
   $("upload").value = "";
 });
-document.addEventListener("click", (e) => {
+page.root.addEventListener("click", (e) => {
   const editor = $("weight-editor");
   if (!editor.hidden && !editor.contains(e.target) && e.target.tagName !== "path" && !e.target.classList.contains("bias") && !e.target.classList.contains("node")) editor.hidden = true;
 });
@@ -434,7 +440,7 @@ function addPointChoices() {
   $("heatmap").classList.remove("adding");
 }
 $("heatmap").addEventListener("click", (e) => {
-  const picked = document.querySelector('input[name="add-class"]:checked');
+  const picked = page.root.querySelector('input[name="add-class"]:checked');
   if (!picked || picked.value === "" || !view.points) return;
   const rect = $("heatmap").getBoundingClientRect(), [lo, hi] = view.domain;
   const x1 = lo + ((e.clientX - rect.left) / rect.width) * (hi - lo);
@@ -445,3 +451,5 @@ $("heatmap").addEventListener("click", (e) => {
   rows.push(`${x1.toFixed(4)},${x2.toFixed(4)},${picked.value}`);
   send({type: "upload", csv: rows.join("\n")});
 });
+
+transport.start();     // the handlers are set: the session may say hello

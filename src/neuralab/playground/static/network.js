@@ -265,8 +265,7 @@ export class NetworkView {
     this.hovered = [l, i, j];
     this.tipText(l, i, j);
     this.tooltip.hidden = false;
-    this.tooltip.style.left = `${Math.min(event.pageX + 12, document.documentElement.clientWidth - 320)}px`;
-    this.tooltip.style.top = `${event.pageY + 10}px`;
+    placeNear(this.tooltip, event, 12, 10, 320);
   }
 
   hideTip() { this.hovered = null; this.tooltip.hidden = true; }
@@ -277,8 +276,7 @@ export class NetworkView {
     this.editor.querySelector("label").firstChild.textContent = isBias ? "Bias value " : "Weight value ";
     input.value = this.weight(layer, i, j).toPrecision(4);
     this.editor.hidden = false;
-    this.editor.style.left = `${Math.min(event.pageX, document.documentElement.clientWidth - 220)}px`;
-    this.editor.style.top = `${event.pageY}px`;
+    placeNear(this.editor, event, 0, 0, 220);
     input.focus(); input.select();
     input.onkeydown = (e) => {
       if (e.key === "Enter") {
@@ -288,4 +286,15 @@ export class NetworkView {
       } else if (e.key === "Escape") this.editor.hidden = true;
     };
   }
+}
+
+// A floating box (position: absolute, shown) next to the pointer, at most `width` from the
+// window's right edge, in the coordinates of the box it is placed in: the document for the
+// server's page, the widget's own element in a notebook (which scrolls inside JupyterLab).
+function placeNear(box, event, dx, dy, width) {
+  const origin = box.offsetParent && getComputedStyle(box.offsetParent).position !== "static"
+    ? box.offsetParent.getBoundingClientRect() : {left: -window.scrollX, top: -window.scrollY};
+  const x = Math.min(event.clientX + dx, document.documentElement.clientWidth - width);
+  box.style.left = `${x - origin.left}px`;
+  box.style.top = `${event.clientY + dy - origin.top}px`;
 }
