@@ -166,7 +166,7 @@ class _Connection:
                     await self._in_pool(call)
                 finally:
                     await self.send_json({"type": "state", "state": s.state,
-                                          "playing": s.playing})
+                                          "playing": s.playing, "changes": s.changes})
             self.dirty |= {"curve", "frame", "change"}
         self.wake.set()
 

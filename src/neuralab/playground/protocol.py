@@ -78,7 +78,8 @@ export       kind                                   model, data, toml or python:
                                                     numbers step by step (JSON, shown)
 ============ ====================================== ==========================================
 
-Messages from the server: ``hello`` {session, state, limits}, ``state`` {state},
+Messages from the server: ``hello`` {session, state, limits}, ``state`` {state, playing,
+changes} (changes: the change messages handled so far; the page applies only the latest),
 ``error`` {message, field}, ``notice`` {message}, and binary frames. Exports travel over the
 WebSocket (not a URL) so that any of the server's worker processes (``--workers``) serves the
 page that asks: the session lives in the process that holds its connection.

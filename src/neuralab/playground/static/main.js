@@ -124,7 +124,12 @@ transport.onmessage = (data) => {
   if (typeof data !== "string") return onBinary(data);
   const msg = JSON.parse(data);
   if (msg.type === "hello") onHello(msg);
-  else if (msg.type === "state") { accept(msg.state); setPlaying(msg.playing); }
+  else if (msg.type === "state") {
+    // the echo of an earlier change while a newer one is on its way is not drawn over the
+    // controls (a box just ticked would flip back): the newer change's echo follows
+    if (msg.changes === undefined || msg.changes >= changesSent) accept(msg.state);
+    setPlaying(msg.playing);
+  }
   else if (msg.type === "error") { showError(msg.message); drawSkipped(); }
   else if (msg.type === "notice") showNotice(msg.message);
 };
