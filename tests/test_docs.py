@@ -173,7 +173,7 @@ def test_the_playground_cell_runs_headless_and_leaves_no_process(tmp_path):
     before = kernels()
     executed = docs_notebooks.executed([stored], tmp_path / "cache")[stored]
     text = executed.read_text(encoding="utf-8")
-    assert "The playground runs on your machine" in text and "<iframe" not in text
+    assert "The playground runs in the notebook" in text and "<iframe" not in text
     assert kernels() == before
 
 
@@ -284,7 +284,7 @@ def test_site_notebook_pages_are_executed_with_figures(site):
 
 def test_site_notebook_playground_frame_becomes_a_note(site):
     page = (site / "notebooks/03_one_neuron_to_many/index.html").read_text(encoding="utf-8")
-    assert "The playground runs on your machine" in page
+    assert "The playground runs in the notebook" in page
     assert "<iframe" not in page and "127.0.0.1" not in page
 
 
@@ -503,3 +503,10 @@ def test_no_page_requests_another_host(offline, site):
     assert log["foreign"] == [], log["foreign"]
     assert log["failed"] == [], log["failed"]
     assert log["errors"] == [], log["errors"]
+
+
+def test_the_widget_s_text_is_what_the_docs_build_recognizes():
+    pytest.importorskip("anywidget")
+    from neuralab.playground import widget
+
+    assert widget.TEXT.startswith(docs_notebooks.PLAYGROUND_TEXT)

@@ -42,10 +42,15 @@ _LOCAL_FRAME = re.compile(r"<iframe[^>]*\bsrc=\"https?://(127\.0\.0\.1|localhost
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")        # the colors of IPython's tracebacks
 
 PLAYGROUND_NOTE = (
-    '<div class="admonition note"><p class="admonition-title">The playground runs on your '
-    "machine</p><p>In a notebook opened on your machine, this cell shows the live playground "
-    "(<code>pip install \"neuralab[playground]\"</code>). Without a notebook, "
-    "<code>neuralab playground</code> starts it and prints its link.</p></div>")
+    '<div class="admonition note"><p class="admonition-title">The playground runs in the '
+    "notebook</p><p>Opened in Jupyter, Colab or VS Code, this cell shows the live playground "
+    "(<code>pip install \"neuralab[notebook]\"</code>), trained by the notebook's kernel. "
+    "Without a notebook, <code>neuralab playground</code> starts it and prints its "
+    "link.</p></div>")
+
+
+#: How the playground widget (``neuralab.playground.widget.TEXT``) begins its plain text.
+PLAYGROUND_TEXT = "The playground runs on your machine, or wherever"
 
 
 class NotebookFailed(RuntimeError):
@@ -123,6 +128,11 @@ def without_widgets(nb):
             view = out.get("data", {}).get(_WIDGET_VIEW)
             if view is None:
                 outputs.append(out)
+                continue
+            if str(out.data.get("text/plain", "")).startswith(PLAYGROUND_TEXT):  # live only
+                outputs.append(nbformat.v4.new_output("display_data", data={
+                    "text/html": PLAYGROUND_NOTE,
+                    "text/plain": "(the playground: open the notebook to run it)"}))
                 continue
             text = _widget_text(view["model_id"], state)
             if text is None:
