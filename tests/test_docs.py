@@ -35,6 +35,8 @@ import docs_gallery  # noqa: E402
 import docs_notebooks  # noqa: E402
 from griffe_rst import to_markdown  # noqa: E402
 
+from _browser import ARTIFACTS, CHROMIUM, missing  # noqa: E402
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -306,19 +308,11 @@ def test_site_references_no_other_host_for_what_a_browser_loads(site):
 # ---------------------------------------------------------------------------- in a browser
 #: Course notebooks that have no plotting cell yet (their pages are still checked for outputs).
 NO_FIGURE: set[str] = set()
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 
 
 def _browser_missing():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as exc:
-        return f"{exc.name} is not installed (pip install -e '.[test]')"
-    if not os.path.exists(CHROMIUM):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
+    return missing()
 
 
 @pytest.fixture(scope="module")

@@ -9,26 +9,15 @@ The screenshot goes to tests/artifacts/playground.png (git-ignored; its path is 
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 import neuralab as nl
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+from _browser import ARTIFACTS, CHROMIUM, missing
 
 
 def _missing():
-    try:
-        import playwright.sync_api  # noqa: F401
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        return f"{exc.name} is not installed (pip install -e '.[test]')"
-    if not os.path.exists(CHROMIUM):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
+    return missing("starlette", "uvicorn")
 
 
 @pytest.fixture(scope="module")

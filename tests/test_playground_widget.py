@@ -22,11 +22,10 @@ from pathlib import Path
 import pytest
 
 import neuralab as nl
+from _browser import ARTIFACTS, CHROMIUM, missing
 from neuralab.playground import frames
 from neuralab.playground.protocol import ProtocolError
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -155,15 +154,7 @@ def test_the_widget_runs_the_server_pages_modules_with_its_style_scoped():
 
 
 def _missing():
-    try:
-        import anywidget  # noqa: F401
-        import jupyterlab  # noqa: F401
-        import playwright.sync_api  # noqa: F401
-    except ImportError as exc:
-        return f"{exc.name} is not installed (pip install -e '.[test]')"
-    if not os.path.exists(CHROMIUM):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
+    return missing("anywidget", "jupyterlab")
 
 
 def _free_port():
