@@ -76,6 +76,7 @@ class _Run:
         self.seed = seed
         self.offset = (0, 0)               # (steps, epochs) of earlier loops of this run
         self.train = self.loop = None
+        self.drawn = (None, None)          # what the drawing shows of θ (see _drawn)
         self.grad_sq = None
         self.steps_done = 0                # steps since the last frame
         self.seconds = 0.0                 # training time of the steps below (a race's clock)
@@ -95,6 +96,7 @@ class _Run:
             on_divergence="stop", regularizer=regularizer)
         self.loop = nl.train.training_loop(self.train)
         self.grad_sq = np.zeros(len(self.train.layer_index))
+        self.drawn = _drawn(self)              # once per loop, not per frame
 
     def ms_per_epoch(self) -> float:
         """Milliseconds of training per epoch (steps as timed so far, times the batches of an
@@ -466,7 +468,7 @@ class Session:
                    self.changes, r2, rmse]
         grads = np.sqrt(run.grad_sq / max(run.steps_done, 1)) if run.steps_done else \
             np.full(len(run.grad_sq), np.nan)
-        drawn, rows = _drawn(run)
+        drawn, rows = run.drawn
         sections = [(frames.SCALARS, np.array(scalars, dtype=np.float64)),
                     (frames.SHAPE, np.array(self._sizes(), dtype=np.uint16)),
                     (frames.WEIGHTS, (run.model.params if drawn is None
