@@ -101,3 +101,15 @@ def test_profile_times_every_part_of_the_step():
     assert ms["fit"] > 0 and all(ms[k] >= 0 for k in profile.PARTS)
     assert ms["products"] > 0 and ms["Adam"] > 0
     assert abs(ms["fit"] - sum(ms[k] for k in profile.PARTS) - ms["rest"]) < 1e-9
+
+
+def test_gemm_times_the_step_products_with_each_blas(monkeypatch):
+    from benchmarks import gemm
+
+    monkeypatch.setattr(gemm, "SHAPES", [("tiny", [8, 6, 3])])
+    lines = []
+    rows = gemm.table(repeats=1, log=lines.append)
+    assert [(r["net"], r["batch"]) for r in rows] == [("tiny", 64), ("tiny", 256)]
+    peers = {"numpy", "xla"} if "xla" in rows[0] else {"numpy"}
+    assert all(r[p] > 0 for r in rows for p in peers)
+    assert lines[-1].startswith("tiny") and "numpy" in lines[-1]
