@@ -17,8 +17,8 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "neuralab"
 #: users run; the package itself (its __init__) gathers the public names: layer 5 may import it.
 FOLDERS = {"nn": 1, "optim": 2, "training": 3, "data": 3, "export": 3, "distributed": 4,
            "cli": 5, "lab": 5, "playground": 5}
-ROOT_MODULES = {"backend": 0, "_validation": 0, "_kernels": 0, "_version": 0, "_display": 0,
-                "_textsafe": 0, "_sysinfo": 0, "sklearn": 5}
+ROOT_MODULES = {"backend": 0, "_validation": 0, "_kernels": 0, "_loops": 0, "_blaspool": 0,
+                "_version": 0, "_display": 0, "_textsafe": 0, "_sysinfo": 0, "sklearn": 5}
 RANK = {**FOLDERS, **ROOT_MODULES, "neuralab": 5}
 
 

@@ -215,3 +215,110 @@ def test_the_bound_is_not_vacuous():
         opt.step(theta, g)
     bound.reset()                                                  # what the guard does after
     assert not bound.next_step_safe(opt, 2.0, None, theta.dtype)   # a step it did not foresee
+
+
+# ------------------------------------------------------------ Adam on the BLAS's own threads
+
+def _pool():
+    _fused()
+    from neuralab import _blaspool
+
+    if _blaspool.pool() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS whose pool neuralab can use")
+    return _blaspool
+
+
+def _state(n, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    theta, g, m = (rng.standard_normal(n).astype(dtype) for _ in range(3))
+    return [theta, g, m, np.abs(rng.standard_normal(n)).astype(dtype)]
+
+
+def _constants(dtype, lr, t):
+    f = np.dtype(dtype).type
+    c_v, eps_c = _kernels._adam_constants(lr, 0.9, 0.999, 1e-8, t)
+    return (f(0.9), f(1.0 - 0.9), f(0.999), f(1.0 - 0.999), f(c_v), f(eps_c))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [_kernels.SHARED_MIN, 1_000_003])
+def test_adam_on_the_blas_threads_equals_one_thread_bit_for_bit(dtype, n):
+    from threadpoolctl import threadpool_limits
+
+    pool = _pool()
+    shared, alone = _state(n, dtype), _state(n, dtype)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert pool.pool().threads() == 2
+        for t in (1, 2, 3):
+            k = _constants(dtype, 1e-3, t)
+            assert pool.adam_update(*shared, *k, True) is True
+            assert _kernels._fused_adam()(*alone, *k, True)
+    for a, b in zip(shared, alone, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_shared_step_reports_a_non_finite_theta_from_any_share():
+    from threadpoolctl import threadpool_limits
+
+    pool = _pool()
+    n = 2 * _kernels.SHARED_MIN
+    for where in (0, n - 1):            # the first share's chunk, the last share's
+        state = _state(n, np.float32)
+        state[0][where] = np.inf
+        with threadpool_limits(limits=2, user_api="blas"):
+            assert pool.adam_update(*state, *_constants(np.float32, 1e-3, 1), True) is False
+
+
+def test_the_shared_step_declines_a_one_thread_blas_and_is_not_asked_for_short_vectors(
+        monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    pool = _pool()
+    with threadpool_limits(limits=1, user_api="blas"):   # e.g. an MPI rank's share of cores
+        state = _state(_kernels.SHARED_MIN, np.float32)
+        assert pool.adam_update(*state, *_constants(np.float32, 1e-3, 1), True) is None
+    asked = []
+    monkeypatch.setattr(_kernels, "_shared_adam", lambda: lambda *a: asked.append(a[0].size))
+    for n in (_kernels.SHARED_MIN - 1, _kernels.SHARED_MIN):
+        _kernels.adam_update_fused(*_state(n, np.float32), 1e-3, 0.9, 0.999, 1e-8, 1)
+    assert asked == [_kernels.SHARED_MIN]
+
+
+def test_fit_takes_the_shared_step_and_gives_the_one_thread_result(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    import neuralab as nl
+
+    pool = _pool()
+    calls = []
+    real = pool.adam_update
+    monkeypatch.setattr(pool, "adam_update", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((64, 600)).astype(np.float32), rng.integers(0, 3, 64)
+    thetas = []
+    try:
+        for shared in (True, False):   # the same BLAS threads: only Adam's pass differs
+            _kernels._shared_adam.cache_clear()
+            if not shared:
+                monkeypatch.setattr(_kernels, "_shared_adam", lambda: lambda *a: None)
+            model = nl.MLP([600, 500, 3], seed=0)          # 302 k parameters
+            with threadpool_limits(limits=2, user_api="blas"):
+                nl.fit(model, X, y, optimizer=nl.optim.Adam(1e-3), epochs=2, batch_size=32)
+            thetas.append(model.params.copy())
+    finally:
+        monkeypatch.undo()
+        _kernels._shared_adam.cache_clear()
+    assert len(calls) == 4                                 # every step of the first run
+    np.testing.assert_array_equal(thetas[0], thetas[1])
+
+
+def test_neuralab_blas_pool_0_keeps_adam_on_one_thread(monkeypatch):
+    _fused()
+    from neuralab import _blaspool
+
+    monkeypatch.setenv("NEURALAB_BLAS_POOL", "0")
+    _blaspool.pool.cache_clear()
+    try:
+        assert _blaspool.pool() is None
+    finally:
+        _blaspool.pool.cache_clear()

@@ -24,3 +24,5 @@ def test_version_says_whether_the_compiled_kernels_run():
     base = {k: v for k, v in os.environ.items() if k != "NEURALAB_NUMBA"}
     assert "compiled kernels (numba): active" in run(base)      # numba is a dependency
     assert "inactive (NEURALAB_NUMBA=0" in run({**base, "NEURALAB_NUMBA": "0"})
+    assert "Adam on the BLAS's threads: no (NEURALAB_BLAS_POOL=0)" in run(
+        {**base, "NEURALAB_BLAS_POOL": "0"})

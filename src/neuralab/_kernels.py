@@ -15,9 +15,11 @@ times as fast. It is used whenever numba can be imported, unless the environment
 ``NEURALAB_NUMBA=0`` is set; it is compiled on first use and cached on disk (``cache=True``).
 
 Each element's arithmetic does not depend on the chunking, so results are bit-identical
-whatever the chunk size. (Sharing the work among threads was tried, with chunks in a thread
-pool and with numba's ``prange``: in a training loop the BLAS threads that just finished a
-matrix product hold the other core, and it was slower.)
+whatever the chunk size. On long vectors the compiled Adam loop runs on the BLAS's own threads,
+one share of chunks each (:mod:`neuralab._blaspool`): the pass is limited by memory traffic,
+which two cores draw twice as fast as one. (Threads of neuralab's own, in a pool or with
+numba's ``prange``, were slower: in a training loop the BLAS threads that just finished a
+matrix product keep spinning on the other cores.)
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import os
 import warnings
 
 import numpy as np
+
+from ._loops import LOOPS as _LOOPS
 
 #: Elements per chunk: the 5 float32 arrays of a chunk (1.25 MiB) stay in a core's L2 cache.
 CHUNK = 65536
@@ -109,9 +113,25 @@ def adam_update_fused(theta, grad, m, v, lr, beta1, beta2, eps, t) -> bool | Non
     update = lr != 0.0  # a schedule may start at 0: the moments move, θ does not
     c_v, eps_c = _adam_constants(lr if update else 1.0, beta1, beta2, eps, t)
     f = theta.dtype.type
-    finite = kernel(theta, grad, m, v, f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2),
-                    f(c_v), f(eps_c), update)
+    args = (theta, grad, m, v, f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(c_v),
+            f(eps_c), update)
+    finite = _shared_adam()(*args, CHUNK) if theta.size >= SHARED_MIN else None
+    if finite is None:   # short vector, or the BLAS's threads cannot take it: this thread
+        finite = kernel(*args)
     return bool(finite) if update else None
+
+
+#: Vectors this long (elements) or longer: Adam's pass may run on the BLAS's threads.
+SHARED_MIN = 4 * CHUNK
+
+
+@functools.cache
+def _shared_adam():
+    """:func:`neuralab._blaspool.adam_update` (Adam on the BLAS's threads), or a stand-in that
+    always declines (``NEURALAB_BLAS_POOL=0``, or no usable pool)."""
+    from . import _blaspool
+
+    return _blaspool.adam_update if _blaspool.pool() is not None else (lambda *args: None)
 
 
 def bias_relu(Z, b) -> np.ndarray:
@@ -156,46 +176,6 @@ def _fits(*arrays) -> bool:
         a.dtype == dtype and a.ndim == 2 and a.flags.c_contiguous for a in arrays)
 
 
-def _adam_loop(theta, grad, m, v, beta1, b1, beta2, b2, c_v, eps_c, update):  # pragma: no cover
-    """The loop numba compiles (each line is one ufunc of :func:`adam_update_numpy`).
-
-    Returns whether every updated θ is finite (``|θ| < ∞``, false for NaN), at no extra cost.
-    """
-    finite = True
-    for i in range(theta.size):
-        g = grad[i]
-        mi = m[i] * beta1 + g * b1
-        vi = v[i] * beta2 + (g * g) * b2
-        m[i] = mi
-        v[i] = vi
-        if update:
-            t = theta[i] - mi / (np.sqrt(vi) * c_v + eps_c)
-            theta[i] = t
-            finite &= abs(t) < np.inf
-    return finite
-
-
-def _bias_relu_loop(Z, b):  # pragma: no cover
-    """The loop of :func:`bias_relu` (``z >= 0 or z != z``: np.maximum's choice of operand)."""
-    n, m = Z.shape
-    for i in range(n):
-        bi = b[i, 0]
-        for j in range(m):
-            z = Z[i, j] + bi
-            Z[i, j] = z if (z >= 0 or z != z) else 0
-
-
-def _relu_backward_loop(dA, A, zero):  # pragma: no cover
-    """The loop of :func:`relu_backward` (``zero`` is 0 in the dtype of dA)."""
-    n, m = dA.shape
-    for i in range(n):
-        for j in range(m):
-            if not A[i, j] > 0:
-                dA[i, j] = dA[i, j] * zero
-
-
-_LOOPS = {"adam": _adam_loop, "bias_relu": _bias_relu_loop,
-          "relu_backward": _relu_backward_loop}
 
 
 def preload() -> list[str]:
@@ -211,6 +191,8 @@ def preload() -> list[str]:
         adam_update(theta, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 1, scratch_buffer(dtype, 4))
         Z, b = np.ones((2, 2), dtype), np.ones((2, 1), dtype)
         relu_backward(Z, bias_relu(Z, b))
+    if loaded:
+        _shared_adam()   # Adam's pass on the BLAS's threads: its functions and the pool's probe
     return loaded
 
 

@@ -35,7 +35,20 @@ def kernels() -> dict:
         active = _kernels._compiled("adam") is not None
     except Exception as exc:  # pragma: no cover - a broken numba install
         return {"active": False, "why": f"numba failed to compile: {exc}"}
-    return {"active": active, "why": None if active else "numba cannot be imported"}
+    if not active:
+        return {"active": False, "why": "numba cannot be imported"}
+    return {"active": True, "why": None, "blas_pool": _blas_pool()}
+
+
+def _blas_pool() -> str | None:
+    """None when Adam's pass on long vectors runs on the BLAS's threads, else why not."""
+    from . import _blaspool
+
+    if _blaspool.pool() is not None:
+        return None
+    if os.environ.get("NEURALAB_BLAS_POOL", "1") == "0":
+        return "NEURALAB_BLAS_POOL=0"
+    return "NumPy's BLAS is not an OpenBLAS (pthreads) whose pool neuralab can use"
 
 
 def config() -> dict:
@@ -71,4 +84,7 @@ def show_config(file=None) -> None:
         ["  (none found)"]
     lines += ["", "compiled kernels (numba): " + ("active" if kern["active"] else
                                                  f"inactive ({kern['why']})")]
+    if kern["active"]:
+        why = kern["blas_pool"]
+        lines += ["Adam on the BLAS's threads: " + ("yes" if why is None else f"no ({why})")]
     print("\n".join(lines), file=file or sys.stdout)
