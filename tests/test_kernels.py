@@ -322,3 +322,32 @@ def test_neuralab_blas_pool_0_keeps_adam_on_one_thread(monkeypatch):
         assert _blaspool.pool() is None
     finally:
         _blaspool.pool.cache_clear()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_squared_norms_are_the_same_on_any_number_of_blas_threads(dtype):
+    from threadpoolctl import threadpool_limits
+
+    _pool()
+    rng = np.random.default_rng(3)
+    bounds = [(0, 300_001), (300_001, 300_011), (300_011, 1_000_000)]
+    g = rng.standard_normal(1_000_000).astype(dtype)
+    norms = _kernels.SquaredNorms(bounds)
+    assert norms.shared
+    got = {}
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            got[threads] = norms(g)
+    assert got[1] == got[2]
+    exact = [float(np.sum(g[a:b].astype(np.float64) ** 2)) for a, b in bounds]
+    np.testing.assert_allclose(got[2], exact, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    g[500_000] = np.nan
+    assert np.isnan(norms(g)[2]) and np.isfinite(norms(g)[:2]).all()
+
+
+def test_short_vectors_take_their_norms_by_blas_dot():
+    rng = np.random.default_rng(4)
+    g = rng.standard_normal(1000).astype(np.float32)
+    norms = _kernels.SquaredNorms([(0, 400), (400, 1000)])
+    assert not norms.shared
+    assert norms(g) == [float(g[:400].dot(g[:400])), float(g[400:].dot(g[400:]))]

@@ -121,6 +121,54 @@ def _probe_share(items, n_, k_, alpha, a, lda, b, ldb, c, ldc, buffer):  # pragm
     return 0
 
 
+@numba.njit(nogil=True, error_model="numpy", boundscheck=False, cache=True,
+            fastmath={"reassoc", "contract"})
+def _sum_squares(x):  # pragma: no cover
+    """Σ x² in x's precision, the additions reordered to vectorize (as a BLAS dot does; NaN and
+    inf propagate: no ``nnan``/``ninf``)."""
+    s = x.dtype.type(0)
+    for i in range(x.size):
+        s += x[i] * x[i]
+    return s
+
+
+# squared norms job (int64): 0 address of g; 1 its size; 2-3 addresses of the chunks' starts
+# and stops (int64); 4 address of the chunks' sums (float64); 5 chunks; 6 the offset's shift
+_NORMS_JOB = 7
+
+
+@numba.njit(nogil=True, error_model="numpy", boundscheck=False, cache=True)
+def _sums_of_chunks(g, starts, stops, sums, first, chunks):  # pragma: no cover
+    for i in range(first, first + chunks):
+        sums[i] = _sum_squares(g[starts[i]:stops[i]])
+
+
+@numba.cfunc(_SIGNATURE, error_model="numpy", cache=True)
+def _squares_share32(chunks, n_, k_, alpha, a, lda, b, ldb, c, ldc, buffer):  # pragma: no cover
+    """One thread's share of the chunks' Σ g² of a float32 vector (the job at ``c``)."""
+    job = numba.carray(c, (_NORMS_JOB,), numba.int64)
+    total = job[5]
+    _sums_of_chunks(numba.carray(_pointer(job[0]), (job[1],), numba.float32),
+                    numba.carray(_pointer(job[2]), (total,), numba.int64),
+                    numba.carray(_pointer(job[3]), (total,), numba.int64),
+                    numba.carray(_pointer(job[4]), (total,), numba.float64),
+                    _address(a) >> job[6], chunks)
+    return 0
+
+
+@numba.cfunc(_SIGNATURE, error_model="numpy", cache=True)
+def _squares_share64(chunks, n_, k_, alpha, a, lda, b, ldb, c, ldc, buffer):  # pragma: no cover
+    """One thread's share of the chunks' Σ g² of a float64 vector (the job at ``c``)."""
+    job = numba.carray(c, (_NORMS_JOB,), numba.int64)
+    total = job[5]
+    _sums_of_chunks(numba.carray(_pointer(job[0]), (job[1],), numba.float64),
+                    numba.carray(_pointer(job[2]), (total,), numba.int64),
+                    numba.carray(_pointer(job[3]), (total,), numba.int64),
+                    numba.carray(_pointer(job[4]), (total,), numba.float64),
+                    _address(a) >> job[6], chunks)
+    return 0
+
+
 class _Pool:
     """OpenBLAS's ``blas_level1_thread`` and the BLAS's thread count, found and checked."""
 
@@ -190,3 +238,21 @@ def adam_update(theta, grad, m, v, beta1, b1, beta2, b2, c_v, eps_c, update,
     share = _adam_share32 if theta.dtype == np.float32 else _adam_share64
     shared.run(share, job, chunks, threads)
     return bool(finite.all())
+
+
+def chunk_sums(g, starts, stops, sums) -> bool:
+    """``sums[i] = Σ g[starts[i]:stops[i]]²`` for every chunk i, on the BLAS's threads (each
+    chunk summed in g's precision, the chunks' sums kept in float64); False when it cannot
+    (the caller measures another way)."""
+    shared = pool()
+    if shared is None or g.dtype not in (np.float32, np.float64):
+        return False
+    threads = shared.threads()
+    if threads < 2:       # the same sums on this thread alone
+        _sums_of_chunks(g, starts, stops, sums, 0, starts.size)
+        return True
+    job = np.array([g.ctypes.data, g.size, starts.ctypes.data, stops.ctypes.data,
+                    sums.ctypes.data, starts.size, shared.shift], np.int64)
+    shared.run(_squares_share32 if g.dtype == np.float32 else _squares_share64, job,
+               starts.size, threads)
+    return True

@@ -121,6 +121,52 @@ def adam_update_fused(theta, grad, m, v, lr, beta1, beta2, eps, t) -> bool | Non
     return bool(finite) if update else None
 
 
+class SquaredNorms:
+    r"""The squared norms ‖g_l‖² of fixed slices ``g_l = g[start:stop]`` of a vector (the
+    layers' slices of ∇θ).
+
+    .. math::
+
+        \lVert g_l \rVert^2 = \sum_{i \in l} g_i^2
+
+    One BLAS dot per slice; on a long vector, with the compiled kernels and the BLAS's pool
+    (:mod:`neuralab._blaspool`), the slices are cut into chunks of :data:`CHUNK` elements
+    summed on the BLAS's threads (each in g's precision, as a dot is), the chunks' sums added
+    in order in float64: the same numbers for any number of threads.
+    """
+
+    def __init__(self, bounds):
+        self.bounds = [(int(a), int(b)) for a, b in bounds]
+        starts, stops, self.owner = [], [], []
+        for k, (a, b) in enumerate(self.bounds):
+            for s in range(a, b, CHUNK):
+                starts.append(s)
+                stops.append(min(s + CHUNK, b))
+                self.owner.append(k)
+        self.starts, self.stops = np.array(starts, np.int64), np.array(stops, np.int64)
+        self.sums = np.zeros(len(starts), np.float64)
+        self.shared = sum(b - a for a, b in self.bounds) >= SHARED_MIN
+
+    def __call__(self, g) -> list[float]:
+        if self.shared and g.ndim == 1 and g.flags.c_contiguous and _chunk_sums()(
+                g, self.starts, self.stops, self.sums):
+            out = [0.0] * len(self.bounds)
+            for k, s in zip(self.owner, self.sums.tolist(), strict=True):
+                out[k] += s
+            return out
+        return [float(g[a:b].dot(g[a:b])) for a, b in self.bounds]
+
+
+@functools.cache
+def _chunk_sums():
+    """:func:`neuralab._blaspool.chunk_sums`, or a stand-in that declines (no numba, no pool)."""
+    if _compiled("adam") is None:
+        return lambda *args: False
+    from . import _blaspool
+
+    return _blaspool.chunk_sums
+
+
 #: Vectors this long (elements) or longer: Adam's pass may run on the BLAS's threads.
 SHARED_MIN = 4 * CHUNK
 

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from .. import _kernels
 from ..optim._step_bound import AdamStepBound  # noqa: F401  (its home is the optimizer's)
 
 
@@ -48,8 +49,10 @@ class DivergenceGuard:
     def __init__(self, model, optimizer, params_kept: bool):
         self.model, self.optimizer = model, optimizer
         grad = model.grads
-        self.layer_grads = [grad[sl] for layer, sl in zip(model.layers, model._slices,
-                                                          strict=True) if layer.n_params]
+        slices = [sl for layer, sl in zip(model.layers, model._slices, strict=True)
+                  if layer.n_params]
+        self.layer_grads = [grad[sl] for sl in slices]
+        self.norms = _kernels.SquaredNorms([(sl.start, sl.stop) for sl in slices])
         # the layers' slices make up ∇θ: their norms cover it, no pass of its own
         self.covered = sum(g.size for g in self.layer_grads) == grad.size
         self.backup = np.empty_like(model.params)
@@ -67,7 +70,7 @@ class DivergenceGuard:
         self.last_saved = False
 
     def _measure_grad(self) -> None:
-        self.sq = [float(g.dot(g)) for g in self.layer_grads]
+        self.sq = self.norms(self.model.grads)
 
     def _grad_not_finite(self) -> bool:
         """:func:`not_finite` of ∇θ from the layers' squared norms (their sum is ∇θ·∇θ)."""
