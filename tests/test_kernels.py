@@ -351,3 +351,23 @@ def test_short_vectors_take_their_norms_by_blas_dot():
     norms = _kernels.SquaredNorms([(0, 400), (400, 1000)])
     assert not norms.shared
     assert norms(g) == [float(g[:400].dot(g[:400])), float(g[400:].dot(g[400:]))]
+
+
+def test_a_process_started_with_one_blas_thread_trains_on_it_alone():
+    # a BLAS started with one thread has no workers to hand shares to: neuralab must not try
+    # (it would wait for them forever); an MPI rank or OPENBLAS_NUM_THREADS=1 is such a process
+    import os
+    import subprocess
+    import sys
+
+    _fused()
+    code = ("import numpy as np, neuralab as nl\n"
+            "X = np.random.default_rng(0).standard_normal((64, 600)).astype(np.float32)\n"
+            "m = nl.MLP([600, 500, 3], seed=0)\n"
+            "nl.fit(m, X, np.arange(64) % 3, optimizer=nl.optim.Adam(1e-3), epochs=2,"
+            " batch_size=32)\n"
+            "print(np.isfinite(m.params).all())\n")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip() == "True"

@@ -172,12 +172,36 @@ def _squares_share64(chunks, n_, k_, alpha, a, lda, b, ldb, c, ldc, buffer):  # 
 class _Pool:
     """OpenBLAS's ``blas_level1_thread`` and the BLAS's thread count, found and checked."""
 
-    def __init__(self, controller, routine, mode, shift):
-        self.controller, self.routine, self.mode, self.shift = controller, routine, mode, shift
+    #: The mode numbers of double precision: 3 in OpenBLAS ≥ 0.3.10 (BLAS_DOUBLE), 1 before.
+    MODES = (3, 1)
+    #: A share's offset is its first item shifted by 3 (the 8 bytes of a double-mode item).
+    SHIFT = 3
+
+    def __init__(self, controller, routine):
+        self.controller, self.routine = controller, routine
+        self.mode: int | None = None          # not probed yet; 0: the probe disagreed
         self.alpha = np.zeros(2)
 
     def threads(self) -> int:
-        return max(1, int(self.controller.get_num_threads() or 1))
+        """The threads a share-out may use now: the BLAS's current count when the routine is
+        checked and there are at least two, else 0 (the caller works alone)."""
+        threads = int(self.controller.get_num_threads() or 1)
+        if threads < 2:
+            return 0      # (a pool started with one thread has no workers to hand shares to)
+        if self.mode is None:
+            self.mode = self._probe()
+        return threads if self.mode else 0
+
+    def _probe(self) -> int:
+        """The mode under which the routine cuts 4 items into shares of 2 and 2, the second
+        at offset 2 << SHIFT; 0 when neither does."""
+        for mode in self.MODES:
+            seen = np.zeros(8, np.int64)
+            self.routine(mode, 4, 0, 0, self.alpha.ctypes.data, None, 1, None, 1,
+                         seen.ctypes.data, 0, _probe_share.address, 2)
+            if seen[:4].tolist() == [2, 0, 2, 2 << self.SHIFT]:
+                return mode
+        return 0
 
     def run(self, share, job, items: int, threads: int) -> None:
         self.routine(self.mode, items, 0, 0, self.alpha.ctypes.data, None, 1, None, 1,
@@ -186,7 +210,9 @@ class _Pool:
 
 @functools.cache
 def pool() -> _Pool | None:
-    """The BLAS's pool when it can run neuralab's shares (see the module's text), else None."""
+    """NumPy's OpenBLAS with the routine that shares work among its threads, else None (see
+    the module's text); whether it does what neuralab expects is checked at the first use
+    with two threads or more (:meth:`_Pool.threads`)."""
     if os.environ.get("NEURALAB_BLAS_POOL", "1") == "0":
         return None
     try:
@@ -208,15 +234,7 @@ def pool() -> _Pool | None:
     long, ptr = ctypes.c_long, ctypes.c_void_p
     routine.argtypes = [ctypes.c_int, long, long, long, ptr, ptr, long, ptr, long, ptr, long,
                         ptr, ctypes.c_int]
-    # OpenBLAS ≥ 0.3.10 numbers double precision 3 (BLAS_DOUBLE), older ones 1: the routine
-    # must cut 4 items into shares of 2 and 2, the second at offset 2 << 3 (8-byte items)
-    for mode in (3, 1):
-        seen = np.zeros(8, np.int64)
-        candidate = _Pool(controller, routine, mode, 3)
-        candidate.run(_probe_share, seen, 4, 2)
-        if list(seen[:4]) == [2, 0, 2, 2 << 3]:
-            return candidate
-    return None
+    return _Pool(controller, routine)
 
 
 def adam_update(theta, grad, m, v, beta1, b1, beta2, b2, c_v, eps_c, update,
@@ -224,35 +242,30 @@ def adam_update(theta, grad, m, v, beta1, b1, beta2, b2, c_v, eps_c, update,
     """Adam's step (:func:`neuralab._kernels.adam_update_fused`'s arguments) on the BLAS's
     threads, ``chunk`` elements at a time; None when it cannot (the caller runs it)."""
     shared = pool()
-    if shared is None:
-        return None
-    threads = shared.threads()
-    if threads < 2:
+    threads = 0 if shared is None else shared.threads()
+    if shared is None or not threads:
         return None
     chunks = -(-theta.size // chunk)
     finite = np.zeros(chunks, np.int64)
     constants = np.array([beta1, b1, beta2, b2, c_v, eps_c], np.float64)
     job = np.array([theta.ctypes.data, grad.ctypes.data, m.ctypes.data, v.ctypes.data,
                     theta.size, chunk, int(update), finite.ctypes.data, constants.ctypes.data,
-                    chunks, shared.shift], np.int64)
+                    chunks, _Pool.SHIFT], np.int64)
     share = _adam_share32 if theta.dtype == np.float32 else _adam_share64
     shared.run(share, job, chunks, threads)
     return bool(finite.all())
 
 
-def chunk_sums(g, starts, stops, sums) -> bool:
-    """``sums[i] = Σ g[starts[i]:stops[i]]²`` for every chunk i, on the BLAS's threads (each
-    chunk summed in g's precision, the chunks' sums kept in float64); False when it cannot
-    (the caller measures another way)."""
+def chunk_sums(g, starts, stops, sums) -> None:
+    """``sums[i] = Σ g[starts[i]:stops[i]]²`` for every chunk i (each chunk summed in g's
+    precision, float32 or float64, the sums kept in float64): on the BLAS's threads when it
+    can, else on this one; the same numbers either way."""
     shared = pool()
-    if shared is None or g.dtype not in (np.float32, np.float64):
-        return False
-    threads = shared.threads()
-    if threads < 2:       # the same sums on this thread alone
+    threads = 0 if shared is None else shared.threads()
+    if shared is None or not threads:
         _sums_of_chunks(g, starts, stops, sums, 0, starts.size)
-        return True
+        return
     job = np.array([g.ctypes.data, g.size, starts.ctypes.data, stops.ctypes.data,
-                    sums.ctypes.data, starts.size, shared.shift], np.int64)
+                    sums.ctypes.data, starts.size, _Pool.SHIFT], np.int64)
     shared.run(_squares_share32 if g.dtype == np.float32 else _squares_share64, job,
                starts.size, threads)
-    return True

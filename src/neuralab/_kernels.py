@@ -129,10 +129,10 @@ class SquaredNorms:
 
         \lVert g_l \rVert^2 = \sum_{i \in l} g_i^2
 
-    One BLAS dot per slice; on a long vector, with the compiled kernels and the BLAS's pool
-    (:mod:`neuralab._blaspool`), the slices are cut into chunks of :data:`CHUNK` elements
-    summed on the BLAS's threads (each in g's precision, as a dot is), the chunks' sums added
-    in order in float64: the same numbers for any number of threads.
+    One BLAS dot per slice; on a long vector, with the compiled kernels, the slices are cut
+    into chunks of :data:`CHUNK` elements, each summed in g's precision (as a dot is) on the
+    BLAS's threads when :mod:`neuralab._blaspool` can share them out, and the chunks' sums
+    added in order in float64: the same numbers for any number of threads.
     """
 
     def __init__(self, bounds):
@@ -148,8 +148,10 @@ class SquaredNorms:
         self.shared = sum(b - a for a, b in self.bounds) >= SHARED_MIN
 
     def __call__(self, g) -> list[float]:
-        if self.shared and g.ndim == 1 and g.flags.c_contiguous and _chunk_sums()(
-                g, self.starts, self.stops, self.sums):
+        chunk_sums = _chunk_sums() if self.shared else None
+        if chunk_sums is not None and g.ndim == 1 and g.flags.c_contiguous \
+                and g.dtype in (np.float32, np.float64):
+            chunk_sums(g, self.starts, self.stops, self.sums)
             out = [0.0] * len(self.bounds)
             for k, s in zip(self.owner, self.sums.tolist(), strict=True):
                 out[k] += s
@@ -159,9 +161,9 @@ class SquaredNorms:
 
 @functools.cache
 def _chunk_sums():
-    """:func:`neuralab._blaspool.chunk_sums`, or a stand-in that declines (no numba, no pool)."""
+    """:func:`neuralab._blaspool.chunk_sums` with the compiled kernels, else None."""
     if _compiled("adam") is None:
-        return lambda *args: False
+        return None
     from . import _blaspool
 
     return _blaspool.chunk_sums
