@@ -64,6 +64,23 @@ def products_seconds(sizes, m, repeats: int = 20, matmul=None) -> float:
     return total
 
 
+def adam_seconds(n: int, repeats: int = 20) -> float:
+    """The best time of one Adam step on ``n`` float32 parameters alone, as ``fit`` takes it
+    (``nl.optim.Adam``'s kernel: compiled, on the BLAS's threads when it can share them).
+
+    Adam's pass reads θ, g, m, v and writes θ, m, v (28 bytes per parameter) and does little
+    arithmetic: its best time is what this machine's memory gives that traffic, on every core
+    the pass can use. (A copy with ``np.copyto`` is no bound for it: here it moves 25–30 GB/s
+    where Adam's loop moves 40–80.)
+    """
+    import neuralab as nl
+
+    rng = np.random.default_rng(0)
+    theta, grad = rng.standard_normal((2, n), dtype=np.float32)
+    opt = nl.optim.Adam(lr=1e-3)
+    return _best(lambda: opt.step(theta, grad, 1e-3), repeats)
+
+
 def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 10) -> float:
     """GB/s of ``np.copyto`` on ``nbytes`` buffers, counting bytes read plus bytes written.
 

@@ -69,15 +69,16 @@ def run(smoke: bool = False, threads: int | None = None, log=print) -> str:
                       [[r["net"], r["batch"], f"{r['neuralab']:,.0f}", f"{r['loop']:,.0f}",
                         f"{r['neuralab'] / r['loop']:.2f}"] for r in rows]),
            "", "Limit of one step: its matrix products, each at the best time NumPy's BLAS "
-           "takes for its shape alone (best of " + ("3" if smoke else "20") + "), plus Adam's "
-           f"28 bytes per parameter at {bandwidth:.1f} GB/s (np.copyto, read + write bytes). "
+           "takes for its shape alone, plus Adam's pass over the parameters alone at its best "
+           "(neuralab's kernel, on the BLAS's threads when it can share them; best of " +
+           ("3" if smoke else "20") + "; its 28 bytes per parameter give the GB/s column). "
            f"For scale, a float32 {'256' if smoke else '4096'}² matmul runs at {peak:.0f} "
-           "GFLOP/s here.", "",
-           _table(["net", "batch", "products (ms)", "their GFLOP/s", "Adam's bytes (ms)",
-                   "limit (samples/s)"],
+           f"GFLOP/s here and np.copyto moves {bandwidth:.1f} GB/s (read + write bytes).", "",
+           _table(["net", "batch", "products (ms)", "their GFLOP/s", "Adam alone (ms)",
+                   "its GB/s", "limit (samples/s)"],
                   [[r["net"], r["batch"], f"{r['products_ms']:.3f}",
                     f"{r['products_gflops']:.0f}", f"{r['adam_ms']:.3f}",
-                    f"{r['limit']:,.0f}"] for r in rows])]
+                    f"{r['adam_gbs']:.0f}", f"{r['limit']:,.0f}"] for r in rows])]
     log(out[2])
 
     from . import profile  # here: `python -m benchmarks.profile` imports the package first
