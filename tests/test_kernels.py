@@ -371,3 +371,31 @@ def test_a_process_started_with_one_blas_thread_trains_on_it_alone():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_without_the_pool_module_adam_and_the_norms_stay_on_one_thread(monkeypatch):
+    # numba may fail to build the pool's functions (e.g. nowhere to cache them): one thread
+    import sys
+
+    import neuralab
+
+    _fused()
+    monkeypatch.delattr(neuralab, "_blaspool", raising=False)
+    monkeypatch.setitem(sys.modules, "neuralab._blaspool", None)
+    for cached in (_kernels._pool_module, _kernels._shared_adam, _kernels._chunk_sums):
+        cached.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="one thread"):
+            assert _kernels._pool_module() is None
+        state, alone = _state(_kernels.SHARED_MIN, np.float32), _state(_kernels.SHARED_MIN,
+                                                                         np.float32)
+        assert _kernels.adam_update_fused(*state, 1e-3, 0.9, 0.999, 1e-8, 1) is True
+        _kernels._fused_adam()(*alone, *_constants(np.float32, 1e-3, 1), True)
+        for a, b in zip(state, alone, strict=True):
+            np.testing.assert_array_equal(a, b)
+        g = state[1]
+        norms = _kernels.SquaredNorms([(0, g.size)])
+        assert norms(g) == [float(g.dot(g))]
+    finally:
+        for cached in (_kernels._pool_module, _kernels._shared_adam, _kernels._chunk_sums):
+            cached.cache_clear()

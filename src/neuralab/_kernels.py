@@ -160,13 +160,25 @@ class SquaredNorms:
 
 
 @functools.cache
-def _chunk_sums():
-    """:func:`neuralab._blaspool.chunk_sums` with the compiled kernels, else None."""
+def _pool_module():
+    """The module :mod:`neuralab._blaspool` with the compiled kernels, else None (no numba,
+    ``NEURALAB_NUMBA=0``, or numba could not build its functions: one thread then)."""
     if _compiled("adam") is None:
         return None
-    from . import _blaspool
+    try:
+        from . import _blaspool
+    except Exception as exc:  # pragma: no cover - e.g. no folder numba may cache them in
+        warnings.warn(f"Adam stays on one thread: numba could not build the functions that "
+                      f"share it among the BLAS's threads ({exc})", RuntimeWarning, stacklevel=3)
+        return None
+    return _blaspool
 
-    return _blaspool.chunk_sums
+
+@functools.cache
+def _chunk_sums():
+    """:func:`neuralab._blaspool.chunk_sums` with the compiled kernels, else None."""
+    module = _pool_module()
+    return None if module is None else module.chunk_sums
 
 
 #: Vectors this long (elements) or longer: Adam's pass may run on the BLAS's threads.
@@ -177,9 +189,10 @@ SHARED_MIN = 4 * CHUNK
 def _shared_adam():
     """:func:`neuralab._blaspool.adam_update` (Adam on the BLAS's threads), or a stand-in that
     always declines (``NEURALAB_BLAS_POOL=0``, or no usable pool)."""
-    from . import _blaspool
-
-    return _blaspool.adam_update if _blaspool.pool() is not None else (lambda *args: None)
+    module = _pool_module()
+    if module is None or module.pool() is None:
+        return lambda *args: None
+    return module.adam_update
 
 
 def bias_relu(Z, b) -> np.ndarray:

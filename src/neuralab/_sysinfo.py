@@ -42,12 +42,15 @@ def kernels() -> dict:
 
 def _blas_pool() -> str | None:
     """None when Adam's pass on long vectors runs on the BLAS's threads, else why not."""
-    from . import _blaspool
+    from . import _kernels
 
-    if _blaspool.pool() is not None:
+    module = _kernels._pool_module()
+    if module is not None and module.pool() is not None:
         return None
     if os.environ.get("NEURALAB_BLAS_POOL", "1") == "0":
         return "NEURALAB_BLAS_POOL=0"
+    if module is None:
+        return "numba could not build its functions"
     return "NumPy's BLAS is not an OpenBLAS (pthreads) whose pool neuralab can use"
 
 
