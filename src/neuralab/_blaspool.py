@@ -9,7 +9,8 @@ handed to the BLAS's pool itself: OpenBLAS exports ``blas_level1_thread``, the r
 vector operations use to cut ``m`` items into one share per thread and run a function on each
 share, the caller's included. neuralab passes a compiled function (a numba ``cfunc``) that runs
 the same Adam loop as the one-thread kernel on its share of chunks, so the result is the same
-bit for bit whatever the number of threads.
+bit for bit whatever the number of threads. The layers' squared gradient norms (the guard's
+pass over ∇θ before each step) are shared out the same way, as per-chunk sums.
 
 The routine is OpenBLAS's internal interface, so it is checked before use: it must be
 exported by the loaded OpenBLAS (pthreads build), and a probe call must cut 4 items into two

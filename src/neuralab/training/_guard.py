@@ -51,10 +51,9 @@ class DivergenceGuard:
         grad = model.grads
         slices = [sl for layer, sl in zip(model.layers, model._slices, strict=True)
                   if layer.n_params]
-        self.layer_grads = [grad[sl] for sl in slices]
         self.norms = _kernels.SquaredNorms([(sl.start, sl.stop) for sl in slices])
         # the layers' slices make up ∇θ: their norms cover it, no pass of its own
-        self.covered = sum(g.size for g in self.layer_grads) == grad.size
+        self.covered = sum(sl.stop - sl.start for sl in slices) == grad.size
         self.backup = np.empty_like(model.params)
         # Adam's bounds are trusted only while no callback can change θ between steps
         self.params_kept = params_kept
