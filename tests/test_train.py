@@ -294,8 +294,8 @@ def test_adam_overflowing_theta_is_caught_by_either_kernel(kernel, monkeypatch):
 
 @pytest.mark.parametrize("opt", [nl.optim.Adam, nl.optim.AdamW])
 def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkeypatch):
-    # steps 1-5 at lr 1e-3, then a rate that overflows θ: the copy is skipped from step 2 (the
-    # bounds measured after step 1 prove those steps safe) and taken again for step 6, which
+    # steps 1-5 at lr 1e-3, then a rate that overflows θ: the copy is skipped from step 1 (the
+    # bounds measured before it prove steps 1-5 safe) and taken again for step 6, which
     # overflows; θ comes back as it was after step 5
     from neuralab.training._guard import DivergenceGuard
 
@@ -313,24 +313,53 @@ def test_adam_skips_the_copy_of_theta_only_while_its_step_is_bounded(opt, monkey
     with pytest.raises(nl.DivergenceError, match="step 6 .*parameter"):
         nl.fit(model, X, y, optimizer=opt(), schedule=rate, schedule_per="step", epochs=10,
                batch_size=None)
-    assert copies == [True, False, False, False, False, True]
+    assert copies == [False, False, False, False, False, True]
     np.testing.assert_array_equal(model.params, after_5)
 
 
-def test_a_callback_that_may_change_theta_keeps_the_copy(monkeypatch, tmp_path):
-    from neuralab.training._guard import DivergenceGuard
+def test_a_callback_that_may_change_theta_has_the_bounds_measured_before_every_step(
+        monkeypatch, tmp_path):
+    # bounds carried from step to step hold only while nothing else changes θ: with a callback
+    # that may, they are measured again before each step; with one that keeps θ, only once
+    from neuralab.training._guard import AdamStepBound, DivergenceGuard
 
-    copies = []
+    copies, measured = [], []
     real = DivergenceGuard._needs_backup
     monkeypatch.setattr(DivergenceGuard, "_needs_backup",
                         lambda *a: copies.append(real(*a)) or copies[-1])
+    real_measure = AdamStepBound.measure
+    monkeypatch.setattr(AdamStepBound, "measure",
+                        lambda self, opt, th: measured.append(1) or real_measure(self, opt, th))
     X, y = _regression()
     logger = nl.callbacks.CSVLogger(tmp_path / "log.csv")
-    for cb, expected in ((nl.Callback(), True), (logger, False)):
+    for cb, expected in ((nl.Callback(), 4), (logger, 1)):
         copies.clear()
+        measured.clear()
         nl.fit(nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0), X, y,
                optimizer=nl.optim.Adam(), epochs=4, batch_size=None, callbacks=[cb])
-        assert copies[1:] == [expected] * 3, type(cb).__name__
+        assert copies == [False] * 4 and len(measured) == expected, type(cb).__name__
+
+
+def test_bounds_are_measured_afresh_after_a_step_the_carried_ones_could_not_prove(
+        monkeypatch):
+    # step 4's carried bounds fail to prove it (forced here): it is copied, and the bounds are
+    # measured again before step 5, which they prove safe; no copy after that
+    from neuralab.training._guard import AdamStepBound, DivergenceGuard
+
+    copies, measured, proofs = [], [], []
+    real = DivergenceGuard._needs_backup
+    monkeypatch.setattr(DivergenceGuard, "_needs_backup",
+                        lambda *a: copies.append(real(*a)) or copies[-1])
+    real_measure, real_safe = AdamStepBound.measure, AdamStepBound.next_step_safe
+    monkeypatch.setattr(AdamStepBound, "measure", lambda self, opt, th: measured.append(
+        len(copies) + 1) or real_measure(self, opt, th))
+    monkeypatch.setattr(AdamStepBound, "next_step_safe", lambda self, *a: proofs.append(1) or (
+        len(proofs) != 4 and real_safe(self, *a)))
+    X, y = _regression()
+    nl.fit(nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0), X, y,
+           optimizer=nl.optim.Adam(), epochs=6, batch_size=None)
+    assert copies == [False, False, False, True, False, False]
+    assert measured == [1, 5]
 
 
 def test_bounds_that_stay_too_loose_are_not_measured_again(monkeypatch):
@@ -444,13 +473,18 @@ def test_the_loop_stepped_a_few_batches_at_a_time_equals_fit():
 
 def test_a_weight_edited_between_steps_is_guarded_again(monkeypatch):
     # Adam's bound proves steps safe only while nothing else changes θ: after an edit the
-    # caller says so, and the guard copies θ before the next step again
-    from neuralab.training._guard import DivergenceGuard
+    # caller says so, and the guard measures θ again before the next step (bounds that see
+    # the edited weight); without the edit, bounds measured once are carried
+    from neuralab.training._guard import AdamStepBound
 
-    copies = []
-    real = DivergenceGuard._needs_backup
-    monkeypatch.setattr(DivergenceGuard, "_needs_backup",
-                        lambda *a: copies.append(real(*a)) or copies[-1])
+    measured = []
+    real_measure = AdamStepBound.measure
+
+    def measure(self, opt, theta):
+        real_measure(self, opt, theta)
+        measured.append((opt.t + 1, self.bounds[0]))
+
+    monkeypatch.setattr(AdamStepBound, "measure", measure)
     X, y = _regression()
     model = nl.Sequential([nl.Dense(3, 1), nl.Identity()], seed=0)
     run = nl.train.TrainingRun(model, X, y, optimizer=nl.optim.Adam(1e-3), epochs=10,
@@ -458,11 +492,12 @@ def test_a_weight_edited_between_steps_is_guarded_again(monkeypatch):
     steps = nl.train.training_loop(run)
     for _ in range(3):
         next(steps)
-    model.layers[0].W[...] = 2.0
+    model.layers[0].W[...] = 50.0
     run.params_changed()
     next(steps)
     next(steps)
-    assert copies == [True, False, False, True, False]
+    assert [t for t, _ in measured] == [1, 4]
+    assert measured[0][1] < 50.0 <= measured[1][1]
 
 
 def test_retune_between_steps_changes_optimizer_schedule_and_regularizer():

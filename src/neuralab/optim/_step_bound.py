@@ -6,7 +6,11 @@ default); the guard (``neuralab._guard``) only asks for it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .. import _kernels
 
 #: Relative slack per step of Adam's bounds: more than a step's roundings in float32 can add.
 _ROUNDING = 1.0 + 2.0 ** -20
@@ -22,20 +26,31 @@ class AdamStepBound:
     scales Θ by |1 − αλ| first (AdamW). Each bound is raised by 2⁻²⁰ relative per step. While
     Θ' stays below a sixteenth of the dtype's largest value the step cannot overflow θ, and
     the guard need not copy θ before it. The bounds start from a measurement
-    (:meth:`measure`, two passes) and hold only while nothing else changes θ or m.
+    (:meth:`measure`: one read of θ and one of m, taken before a step) and hold only while
+    nothing else changes θ or m.
     """
 
     def __init__(self):
         self.bounds = None
+        self._norms = None
 
     def reset(self) -> None:
         self.bounds = None
 
     def measure(self, optimizer, theta) -> None:
-        """Θ = max |θ|, M = max |m| now."""
+        r"""Θ = 2‖θ‖₂ ≥ max |θ| and M = 2‖m‖₂ ≥ max |m| now (M = 0 before Adam's first step).
+
+        A norm bounds every entry, :math:`\max_i |x_i| \le \lVert x \rVert_2`; the 2 covers
+        the roundings of a float32 sum of squares, as for the gradient's G. The squared norms
+        are the guard's own kernel (:class:`neuralab._kernels.SquaredNorms`, on the BLAS's
+        threads for long vectors): a pass that reads θ and m, no copy. A NaN or an overflowing
+        sum makes the bound non-finite, and no step is then proven safe.
+        """
+        if self._norms is None or self._norms.bounds != [(0, theta.size)]:
+            self._norms = _kernels.SquaredNorms([(0, theta.size)])
         m = optimizer.m
-        self.bounds = (max(float(theta.max()), -float(theta.min())),
-                       max(float(m.max()), -float(m.min())))
+        self.bounds = (2.0 * math.sqrt(self._norms(theta)[0]),
+                       0.0 if m is None else 2.0 * math.sqrt(self._norms(m)[0]))
 
     def next_step_safe(self, optimizer, grad_norm: float, lr, dtype) -> bool:
         """Whether the next step provably leaves θ finite (the bounds then move to Θ', M').

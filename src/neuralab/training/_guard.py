@@ -6,6 +6,9 @@ diverged run leaves behind is its last finite one. That needs a copy of θ befor
 which costs a pass over memory per step; for Adam (the usual optimizer) the guard proves most
 steps safe instead and skips the copy: the guard asks the optimizer for its
 :meth:`~neuralab.optim.Optimizer.step_bound` (Adam's is :class:`AdamStepBound`), None by default.
+The bounds are measured before the first step (a read of θ and of Adam's m, cheaper than the
+copy) and carried from step to step; a step they cannot prove safe is copied, and the bounds
+are measured afresh before the next one (not again while fresh ones keep failing).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class DivergenceGuard:
         # Adam's bounds are trusted only while no callback can change θ between steps
         self.params_kept = params_kept
         self.bound = optimizer.step_bound()      # None: copy θ before every step
-        self.last_saved = False          # whether the previous step had to copy θ
+        self.futile = False     # whether bounds measured just before a step failed to prove it
         self.sq: list[float] = []
         self.what: str | None = None
 
@@ -66,7 +69,7 @@ class DivergenceGuard:
         """Something other than the guard's steps changed θ or m: drop Adam's bounds."""
         if self.bound is not None:
             self.bound.reset()
-        self.last_saved = False
+        self.futile = False
 
     def _measure_grad(self) -> None:
         self.sq = self.norms(self.model.grads)
@@ -80,13 +83,23 @@ class DivergenceGuard:
 
     def _needs_backup(self, lr) -> bool:
         """Whether θ must be copied before this step (not when Adam's bound proves it safe:
-        2‖∇θ‖ = 2√Σ sq ≥ max |∇θ|, the 2 for the roundings of a float32 sum)."""
-        if self.bound is None:
+        2‖∇θ‖ = 2√Σ sq ≥ max |∇θ|, the 2 for the roundings of a float32 sum). Without bounds
+        they are measured now, unless a measurement just before an earlier step could not prove
+        that step safe and nothing has changed θ since (bounds that stay too loose are not
+        measured again at every step)."""
+        bound = self.bound
+        if bound is None:
             return True
         if not self.params_kept:
-            self.bound.reset()
-        return not self.bound.next_step_safe(self.optimizer, 2.0 * math.sqrt(sum(self.sq)), lr,
-                                             self.model.params.dtype)
+            bound.reset()                # a callback may have changed θ since the last step
+        fresh = bound.bounds is None and not self.futile
+        if fresh:
+            bound.measure(self.optimizer, self.model.params)
+        safe = bound.next_step_safe(self.optimizer, 2.0 * math.sqrt(sum(self.sq)), lr,
+                                    self.model.params.dtype)
+        if fresh:
+            self.futile = not safe
+        return not safe
 
     def step(self, J: float, lr, closure=None) -> bool:
         """θ ← the optimizer's step from ∇θ at rate ``lr``, if J, ∇θ and the result are finite."""
@@ -114,9 +127,6 @@ class DivergenceGuard:
             theta[...] = self.backup
             self.what = "parameters"
             return False
-        if saved and not self.last_saved and self.params_kept and self.bound is not None:
-            self.bound.measure(optimizer, theta)     # bounds for the next steps
-        self.last_saved = saved
         return True
 
     def message(self, J, step, epoch, batch, lr) -> str:
