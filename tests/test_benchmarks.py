@@ -4,6 +4,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -113,3 +114,37 @@ def test_gemm_times_the_step_products_with_each_blas(monkeypatch):
     peers = {"numpy", "xla"} if "xla" in rows[0] else {"numpy"}
     assert all(r[p] > 0 for r in rows for p in peers)
     assert lines[-1].startswith("tiny") and "numpy" in lines[-1]
+
+
+def test_dnnl_arguments_describe_each_layout_of_the_step_products():
+    # dnnl_sgemm is row-major: a transposed view goes as its C-contiguous base with "T" and
+    # the base's row length. A reference gemm reading the raw buffers the same way must give
+    # np.matmul's product for every layout the step uses
+    import ctypes
+
+    from benchmarks import gemm
+
+    def reference(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+        def view(ptr, trans, rows, cols, ld):
+            stored = (cols, rows) if trans == b"T" else (rows, cols)
+            flat = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)),
+                                         shape=(stored[0] * ld,))
+            base = flat.reshape(stored[0], ld)[:, :stored[1]]
+            return base.T if trans == b"T" else base
+        c = np.ctypeslib.as_array(ctypes.cast(pc, ctypes.POINTER(ctypes.c_float)),
+                                  shape=(m * ldc,)).reshape(m, ldc)[:, :n]
+        product = alpha * (view(pa, ta, m, k, lda) @ view(pb, tb, k, n, ldb))
+        c[...] = product if beta == 0 else product + beta * c      # β = 0: C is not read
+
+    rng = np.random.default_rng(0)
+    for a, b in [(rng.standard_normal((5, 7)), rng.standard_normal((7, 3))),          # W A
+                 (rng.standard_normal((7, 5)).T, rng.standard_normal((7, 3))),        # Wᵀ dZ
+                 (rng.standard_normal((5, 7)), rng.standard_normal((3, 7)).T)]:       # dZ Aᵀ
+        a, b = a.astype(np.float32), b.astype(np.float32)
+        out = np.full((a.shape[0], b.shape[1]), np.nan, np.float32)
+        reference(*gemm.dnnl_arguments(a, b, out))
+        np.testing.assert_allclose(out, a @ b, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm.dnnl_arguments(a, b, np.empty((3, 5), np.float32).T)
+    with pytest.raises(ValueError, match="float32"):
+        gemm.dnnl_arguments(a.astype(np.float64), b, out)
