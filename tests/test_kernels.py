@@ -172,6 +172,7 @@ def test_a_bounded_adam_step_never_makes_theta_non_finite(log_theta, log_g1, log
     # fit's guard skips its copy of θ whenever the bound says so: that must be sound for
     # any θ, gradients, rate and ε, float32 (the closest to overflow), over several steps
     import neuralab as nl
+    from neuralab.optim._step_bound import entry_bound
     from neuralab.training._guard import AdamStepBound
 
     rng = np.random.default_rng(seed)
@@ -189,7 +190,8 @@ def test_a_bounded_adam_step_never_makes_theta_non_finite(log_theta, log_g1, log
         bound = AdamStepBound()
         bound.measure(opt, theta)
         for g in (g2, g1, g2):
-            norm = float(np.sqrt(np.sum(g.astype(np.float64) ** 2)))   # exact: no factor 2
+            # G as the guard takes it: float32 squared norms, underflow and roundings covered
+            norm = entry_bound(_kernels.SquaredNorms([(0, g.size)])(g)[0], g.dtype)
             if not bound.next_step_safe(opt, norm, None, theta.dtype):
                 return
             opt.step(theta, g)

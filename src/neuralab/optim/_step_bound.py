@@ -16,6 +16,23 @@ from .. import _kernels
 _ROUNDING = 1.0 + 2.0 ** -20
 
 
+def entry_bound(sum_of_squares: float, dtype) -> float:
+    r"""An upper bound on :math:`\max_i |x_i|` from :math:`S = \sum_i x_i^2` as neuralab's
+    kernels compute it (squares and chunk sums in x's precision, ``dtype``).
+
+    .. math::
+
+        \max_i |x_i| \le \max\left(2\sqrt{S},\ \sqrt{\mathrm{tiny}}\right)
+
+    A square at least the dtype's smallest normal number (tiny) is computed to within a
+    rounding, and a sum of many loses far less than three quarters of it: 2√S covers the
+    largest such entry. Smaller squares may underflow to 0 (entries below 1.1e-19 in float32),
+    so the bound never goes below √tiny. A NaN or an overflow to inf gives a bound that proves
+    nothing.
+    """
+    return max(2.0 * math.sqrt(sum_of_squares), math.sqrt(float(np.finfo(dtype).tiny)))
+
+
 class AdamStepBound:
     r"""Upper bounds Θ ≥ max |θ| and M ≥ max |m| of an Adam run, carried from step to step.
 
@@ -40,8 +57,8 @@ class AdamStepBound:
     def measure(self, optimizer, theta) -> None:
         r"""Θ = 2‖θ‖₂ ≥ max |θ| and M = 2‖m‖₂ ≥ max |m| now (M = 0 before Adam's first step).
 
-        A norm bounds every entry, :math:`\max_i |x_i| \le \lVert x \rVert_2`; the 2 covers
-        the roundings of a float32 sum of squares, as for the gradient's G. The squared norms
+        A norm bounds every entry, :math:`\max_i |x_i| \le \lVert x \rVert_2`
+        (:func:`entry_bound`, as for the gradient's G). The squared norms
         are the guard's own kernel (:class:`neuralab._kernels.SquaredNorms`, on the BLAS's
         threads for long vectors): a pass that reads θ and m, no copy. A NaN or an overflowing
         sum makes the bound non-finite, and no step is then proven safe.
@@ -49,8 +66,8 @@ class AdamStepBound:
         if self._norms is None or self._norms.bounds != [(0, theta.size)]:
             self._norms = _kernels.SquaredNorms([(0, theta.size)])
         m = optimizer.m
-        self.bounds = (2.0 * math.sqrt(self._norms(theta)[0]),
-                       0.0 if m is None else 2.0 * math.sqrt(self._norms(m)[0]))
+        self.bounds = (entry_bound(self._norms(theta)[0], theta.dtype),
+                       0.0 if m is None else entry_bound(self._norms(m)[0], m.dtype))
 
     def next_step_safe(self, optimizer, grad_norm: float, lr, dtype) -> bool:
         """Whether the next step provably leaves θ finite (the bounds then move to Θ', M').

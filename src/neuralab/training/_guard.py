@@ -18,7 +18,10 @@ import math
 import numpy as np
 
 from .. import _kernels
-from ..optim._step_bound import AdamStepBound  # noqa: F401  (its home is the optimizer's)
+from ..optim._step_bound import (
+    AdamStepBound,  # noqa: F401  (its home is the optimizer's)
+    entry_bound,
+)
 
 
 class DivergenceError(FloatingPointError):
@@ -82,8 +85,8 @@ class DivergenceGuard:
         return not math.isfinite(sum(self.sq)) and not np.isfinite(grad).all()
 
     def _needs_backup(self, lr) -> bool:
-        """Whether θ must be copied before this step (not when Adam's bound proves it safe:
-        2‖∇θ‖ = 2√Σ sq ≥ max |∇θ|, the 2 for the roundings of a float32 sum). Without bounds
+        """Whether θ must be copied before this step (not when Adam's bound proves it safe,
+        from G ≥ max |∇θ| of the layers' squared norms: :func:`entry_bound`). Without bounds
         they are measured now, unless a measurement just before an earlier step could not prove
         that step safe and nothing has changed θ since (bounds that stay too loose are not
         measured again at every step)."""
@@ -95,8 +98,8 @@ class DivergenceGuard:
         fresh = bound.bounds is None and not self.futile
         if fresh:
             bound.measure(self.optimizer, self.model.params)
-        safe = bound.next_step_safe(self.optimizer, 2.0 * math.sqrt(sum(self.sq)), lr,
-                                    self.model.params.dtype)
+        dtype = self.model.params.dtype
+        safe = bound.next_step_safe(self.optimizer, entry_bound(sum(self.sq), dtype), lr, dtype)
         if fresh:
             self.futile = not safe
         return not safe
